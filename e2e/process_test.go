@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tokenbearer/e2e/walkthrough"
+)
+
+// service is one of the built binaries running as a child process on a loopback port.
+type service struct {
+	t    *testing.T
+	name string
+	url  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan error
+}
+
+// startService runs the binary with its real flags and does not wait for readiness.
+func startService(t *testing.T, name string, args ...string) *service {
+	t.Helper()
+	s := &service{t: t, name: name, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, s.logs.String())
+		}
+	})
+	return s
+}
+
+// startAuthserver runs authserver on addr with a key file in keyDir; the issuer is its loopback URL.
+func startAuthserver(t *testing.T, addr, keyFile string) *service {
+	t.Helper()
+	s := startService(t, "authserver", "--addr", addr, "--issuer", "http://"+addr, "--key-file", keyFile)
+	s.url = "http://" + addr
+	return s
+}
+
+func startValuesapi(t *testing.T, addr, authority string) *service {
+	t.Helper()
+	s := startService(t, "valuesapi", "--addr", addr, "--authority", authority, "--jwks-unknown-kid-interval", "1s")
+	s.url = "http://" + addr
+	return s
+}
+
+// waitReady polls /readyz until it answers 200.
+func (s *service) waitReady(timeout time.Duration) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := walkthrough.WaitReady(ctx, nil, s.url); err != nil {
+		s.t.Fatalf("%s not ready: %v\nlogs:\n%s", s.name, err, s.logs.String())
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit (status 0) within the timeout.
+func (s *service) stop(timeout time.Duration) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatalf("signalling %s: %v", s.name, err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Fatalf("%s exited with %v after SIGTERM, want status 0", s.name, err)
+		}
+	case <-time.After(timeout):
+		s.t.Fatalf("%s did not exit within %s of SIGTERM", s.name, timeout)
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (s *service) kill() {
+	s.t.Helper()
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// system is both services started and ready.
+type system struct {
+	auth, api *service
+	keyFile   string
+}
+
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	sys := &system{keyFile: filepath.Join(t.TempDir(), "tempkey.jwk")}
+	sys.auth = startAuthserver(t, freeAddr(t), sys.keyFile)
+	sys.api = startValuesapi(t, freeAddr(t), sys.auth.url)
+	sys.auth.waitReady(30 * time.Second)
+	sys.api.waitReady(30 * time.Second)
+	return sys
+}
+
+func (sys *system) walkthroughConfig() walkthrough.Config {
+	return walkthrough.Config{
+		Authority:    sys.auth.url,
+		API:          sys.api.url,
+		ClientID:     "ApiClient",
+		ClientSecret: "secret",
+		Scope:        "auth.web.api",
+	}
+}
+
+// getValues calls GET /api/values with the token and returns the status and WWW-Authenticate header.
+func getValues(t *testing.T, apiURL, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/values", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET /api/values: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+// syncBuffer collects a child's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

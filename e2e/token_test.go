@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fetchToken asks authserver for a token with the demo client, as the article's Postman request does.
+func fetchToken(t *testing.T, authURL string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Post(authURL+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatalf("POST /connect/token: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		t.Fatalf("token request: status %d, decode error %v", resp.StatusCode, err)
+	}
+	return body.AccessToken
+}
+
+// jwksKids lists the kid of every key authserver publishes.
+func jwksKids(t *testing.T, authURL string) []string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(authURL + "/.well-known/openid-configuration/jwks")
+	if err != nil {
+		t.Fatalf("GET jwks: %v", err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatalf("decoding jwks: %v", err)
+	}
+	kids := make([]string, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}

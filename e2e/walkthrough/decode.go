@@ -1,0 +1,130 @@
+package walkthrough
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// verifyAlgorithms are the asymmetric algorithms a JWKS can hold; HMAC and none are never accepted.
+var verifyAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// decodeToken shows the three parts of the JWT like jwt.io does, then checks the signature against the keys the
+// server publishes and the claims against the discovery document.
+func (w *walker) decodeToken(ctx context.Context) error {
+	parts := strings.Split(w.res.Token, ".")
+	if len(parts) != 3 {
+		return deviation("the access token has %d parts, want 3 (header.payload.signature)", len(parts))
+	}
+	header, err := decodeSegment(parts[0])
+	if err != nil {
+		return deviation("token header: %v", err)
+	}
+	payload, err := decodeSegment(parts[1])
+	if err != nil {
+		return deviation("token payload: %v", err)
+	}
+	w.printf("   HEADER (base64url-decoded):\n%s\n", indent(header))
+	w.printf("   PAYLOAD (base64url-decoded):\n%s\n", indent(payload))
+	if err := json.Unmarshal(header, &w.res.Header); err != nil {
+		return deviation("token header is not a JSON object: %v", err)
+	}
+	if err := json.Unmarshal(payload, &w.res.Claims); err != nil {
+		return deviation("token payload is not a JSON object: %v", err)
+	}
+	if typ, _ := w.res.Header["typ"].(string); !strings.EqualFold(typ, "at+jwt") {
+		return deviation("got header typ %q, want at+jwt (RFC 9068)", typ)
+	}
+
+	w.printf("   SIGNATURE: checked with the public key %v from %s\n", w.res.Header["kid"], w.jwksURI)
+	_, jwks, err := w.do(ctx, http.MethodGet, w.jwksURI, nil, nil)
+	if err != nil {
+		return err
+	}
+	keys, err := keyfunc.NewJWKSetJSON(jwks)
+	if err != nil {
+		return deviation("JWKS is not a usable key set: %v", err)
+	}
+	issuer, _ := w.res.Discovery["issuer"].(string)
+	_, err = jwt.Parse(w.res.Token, keys.Keyfunc,
+		jwt.WithValidMethods(verifyAlgorithms),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30*time.Second),
+	)
+	if err != nil {
+		return deviation("token does not verify: %v", err)
+	}
+	w.res.SignatureVerified = true
+	w.printf("   Signature verified; issuer is %s.\n", issuer)
+	if exp, ok := w.res.Claims["exp"].(float64); ok {
+		at := time.Unix(int64(exp), 0)
+		w.printf("   The token expires %s (%s).\n", inWords(time.Until(at)), at.UTC().Format(time.RFC1123))
+	}
+	return nil
+}
+
+func decodeSegment(seg string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return nil, fmt.Errorf("not base64url: %w", err)
+	}
+	return b, nil
+}
+
+// inWords says how far away a moment is, the way a person would.
+func inWords(d time.Duration) string {
+	if d < 0 {
+		return "already (it has expired)"
+	}
+	d = d.Round(time.Minute)
+	switch h, m := int(d.Hours()), int(d.Minutes())%60; {
+	case h == 0 && m <= 1:
+		return "in about a minute"
+	case h == 0:
+		return fmt.Sprintf("in %d minutes", m)
+	case m == 0:
+		return fmt.Sprintf("in %d hour%s", h, plural(h))
+	default:
+		return fmt.Sprintf("in %d hour%s and %d minute%s", h, plural(h), m, plural(m))
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// indent pretty-prints JSON for the narration, or returns the text as it is when it is not JSON.
+func indent(b []byte) string {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "     ", "  "); err != nil {
+		return "     " + string(b)
+	}
+	return "     " + out.String()
+}
+
+func abbreviate(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return s[:20] + "..." + s[len(s)-12:]
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return "(empty)"
+	}
+	return strings.Repeat("*", min(len(secret), 8))
+}
