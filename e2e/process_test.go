@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -22,23 +23,24 @@ type service struct {
 	url  string
 	cmd  *exec.Cmd
 	logs *syncBuffer
-	done chan error
+
+	exited  chan struct{} // closed when the process has exited
+	exitErr error         // what Wait returned; read only after exited is closed
 }
 
 // startService runs the binary with its real flags and does not wait for readiness.
 func startService(t *testing.T, name string, args ...string) *service {
 	t.Helper()
-	s := &service{t: t, name: name, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &service{t: t, name: name, logs: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(filepath.Join(binDir, name), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() { s.exitErr = s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			_ = s.cmd.Process.Kill()
-			<-s.done
+		if s.running() {
+			s.kill()
 		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", name, s.logs.String())
@@ -55,9 +57,11 @@ func startAuthserver(t *testing.T, addr, keyFile string) *service {
 	return s
 }
 
-func startValuesapi(t *testing.T, addr, authority string) *service {
+// startValuesapi runs valuesapi on addr trusting authority; extra flags come after the defaults and win.
+func startValuesapi(t *testing.T, addr, authority string, extra ...string) *service {
 	t.Helper()
-	s := startService(t, "valuesapi", "--addr", addr, "--authority", authority, "--jwks-unknown-kid-interval", "1s")
+	args := append([]string{"--addr", addr, "--authority", authority, "--jwks-unknown-kid-interval", "1s"}, extra...)
+	s := startService(t, "valuesapi", args...)
 	s.url = "http://" + addr
 	return s
 }
@@ -75,16 +79,24 @@ func (s *service) waitReady(timeout time.Duration) {
 // stop sends SIGTERM and requires a clean exit (status 0) within the timeout.
 func (s *service) stop(timeout time.Duration) {
 	s.t.Helper()
+	if err := s.terminate(timeout); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// terminate sends SIGTERM and waits for the exit; any exit but status 0 within the timeout is an error.
+func (s *service) terminate(timeout time.Duration) error {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatalf("signalling %s: %v", s.name, err)
+		return fmt.Errorf("signalling %s: %w", s.name, err)
 	}
 	select {
-	case err := <-s.done:
-		if err != nil {
-			s.t.Fatalf("%s exited with %v after SIGTERM, want status 0", s.name, err)
+	case <-s.exited:
+		if s.exitErr != nil {
+			return fmt.Errorf("%s exited with %v after SIGTERM, want status 0", s.name, s.exitErr)
 		}
+		return nil
 	case <-time.After(timeout):
-		s.t.Fatalf("%s did not exit within %s of SIGTERM", s.name, timeout)
+		return fmt.Errorf("%s did not exit within %s of SIGTERM", s.name, timeout)
 	}
 }
 
@@ -92,7 +104,16 @@ func (s *service) stop(timeout time.Duration) {
 func (s *service) kill() {
 	s.t.Helper()
 	_ = s.cmd.Process.Kill()
-	<-s.done
+	<-s.exited
+}
+
+func (s *service) running() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -112,11 +133,12 @@ type system struct {
 	keyFile   string
 }
 
-func startSystem(t *testing.T) *system {
+// startSystem starts both services; valuesapiFlags are added to valuesapi's command line.
+func startSystem(t *testing.T, valuesapiFlags ...string) *system {
 	t.Helper()
 	sys := &system{keyFile: filepath.Join(t.TempDir(), "tempkey.jwk")}
 	sys.auth = startAuthserver(t, freeAddr(t), sys.keyFile)
-	sys.api = startValuesapi(t, freeAddr(t), sys.auth.url)
+	sys.api = startValuesapi(t, freeAddr(t), sys.auth.url, valuesapiFlags...)
 	sys.auth.waitReady(30 * time.Second)
 	sys.api.waitReady(30 * time.Second)
 	return sys

@@ -64,7 +64,7 @@ func TestValuesapiStartsBeforeAuthority(t *testing.T) {
 	if status, challenge := getValues(t, api.url, fetchToken(t, auth.url)); status != 200 {
 		t.Errorf("got %d %q for a fresh token once the authority is up, want 200", status, challenge)
 	}
-	if api.cmd.ProcessState != nil {
-		t.Errorf("valuesapi exited: %v", api.cmd.ProcessState)
+	if !api.running() {
+		t.Errorf("valuesapi exited: %v", api.exitErr)
 	}
 }

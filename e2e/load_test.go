@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestLoadThroughAuthserverRestart sends valid traffic to valuesapi at a steady rate (bounded in count and
+// time, loopback only) while authserver restarts once. Every request must succeed, and valuesapi's resident
+// memory must not grow between the first third of the run and its end. E2E_LOAD_DURATION shortens or
+// lengthens the run (default 60s); `make load` runs it verbosely to show the memory report.
+func TestLoadThroughAuthserverRestart(t *testing.T) {
+	duration := 60 * time.Second
+	if v := os.Getenv("E2E_LOAD_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("E2E_LOAD_DURATION: %v", err)
+		}
+		duration = d
+	}
+	const rate = 200 // requests per second
+	sys := startSystem(t)
+	token := fetchToken(t, sys.auth.url)
+	wantStatus(t, sys.api.url, token, 200, "warm-up")
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	var sent, failed atomic.Int64
+	var firstFailure atomic.Value
+	work := make(chan struct{}, rate)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				sent.Add(1)
+				if err := callValues(client, sys.api.url, token); err != nil {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+
+	start := time.Now()
+	ticker := time.NewTicker(time.Second / rate)
+	defer ticker.Stop()
+	var rssStart, rssEnd int64
+	restarted := make(chan struct{})
+	restarting := false
+	for now := range ticker.C {
+		elapsed := now.Sub(start)
+		if elapsed >= duration {
+			break
+		}
+		if rssStart == 0 && elapsed >= duration/3 {
+			rssStart = rssKiB(t, sys.api)
+		}
+		if !restarting && elapsed >= duration/2 {
+			restarting = true
+			go func() { defer close(restarted); restartAuthserver(t, sys) }()
+		}
+		select {
+		case work <- struct{}{}:
+		default: // every worker busy and the queue full: the server is far behind; count it as a failure
+			failed.Add(1)
+			firstFailure.CompareAndSwap(nil, "queue full: valuesapi fell behind the steady rate")
+		}
+	}
+	close(work)
+	wg.Wait()
+	rssEnd = rssKiB(t, sys.api)
+	<-restarted
+	sys.auth.waitReady(30 * time.Second)
+	wantStatus(t, sys.api.url, fetchToken(t, sys.auth.url), 200, "token from the restarted authserver")
+
+	t.Logf("%d requests in %s at %d/s, %d failed; valuesapi RSS %d KiB at one third, %d KiB at the end",
+		sent.Load(), duration, rate, failed.Load(), rssStart, rssEnd)
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed; first: %v", failed.Load(), sent.Load(), firstFailure.Load())
+	}
+	if want := int64(duration.Seconds() * rate * 9 / 10); sent.Load() < want {
+		t.Errorf("sent %d requests, want at least %d: the load did not run", sent.Load(), want)
+	}
+	// Noise in a Go process's RSS is a few MiB; a leak per request would show as tens of MiB here.
+	if grow := rssEnd - rssStart; grow > 16*1024 {
+		t.Errorf("valuesapi RSS grew by %d KiB over the run (%d -> %d), want under 16 MiB", grow, rssStart, rssEnd)
+	}
+}
+
+func callValues(client *http.Client, apiURL, token string) error {
+	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/values", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d (%s)", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	return nil
+}
+
+// restartAuthserver stops authserver with SIGTERM and starts it again on the same address and key file.
+// It runs beside the load loop, so it reports problems with Errorf, never Fatal.
+func restartAuthserver(t *testing.T, sys *system) {
+	if err := sys.auth.terminate(15 * time.Second); err != nil {
+		t.Errorf("restarting authserver: %v", err)
+		return
+	}
+	sys.auth = startAuthserver(t, strings.TrimPrefix(sys.auth.url, "http://"), sys.keyFile)
+}
+
+// rssKiB reads the resident set size of the service's process from /proc.
+func rssKiB(t *testing.T, s *service) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading RSS: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("parsing VmRSS %q: %v", v, err)
+			}
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
+}
