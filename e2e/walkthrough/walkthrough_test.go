@@ -1,0 +1,46 @@
+package walkthrough
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestInWords(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "already (it has expired)"},
+		{30 * time.Second, "in about a minute"},
+		{59*time.Minute + 50*time.Second, "in 1 hour"},
+		{45 * time.Minute, "in 45 minutes"},
+		{time.Hour, "in 1 hour"},
+		{2*time.Hour + time.Minute, "in 2 hours and 1 minute"},
+	}
+	for _, tt := range tests {
+		if got := inWords(tt.d); got != tt.want {
+			t.Errorf("inWords(%s): got %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestReachable(t *testing.T) {
+	tests := []struct {
+		name, authority, advertised, want string
+		wantErr                           bool
+	}{
+		{"same origin kept", "http://localhost:44364", "http://localhost:44364/connect/token", "http://localhost:44364/connect/token", false},
+		{"compose name rebased on the URL the client uses", "http://127.0.0.1:44364", "http://authserver:44364/connect/token", "http://127.0.0.1:44364/connect/token", false},
+		{"relative URL refused", "http://localhost:44364", "/connect/token", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &walker{cfg: Config{Authority: tt.authority}, out: io.Discard}
+			got, err := w.reachable(tt.advertised)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("got %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
