@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := parseConfig("authserver", nil, envFrom(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		Addr: ":44364", Issuer: "http://localhost:44364", ConfigPath: "", KeyFile: "tempkey.jwk",
+		TokenLifetime: time.Hour, ShutdownTimeout: 10 * time.Second,
+	}
+	if cfg != want {
+		t.Errorf("defaults = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestParseConfigPrecedence(t *testing.T) {
+	env := map[string]string{
+		"AUTHSERVER_ADDR":             "127.0.0.1:1",
+		"AUTHSERVER_ISSUER":           "https://env.example",
+		"AUTHSERVER_CONFIG":           "env.yaml",
+		"AUTHSERVER_KEY_FILE":         "env.jwk",
+		"AUTHSERVER_TOKEN_LIFETIME":   "5m",
+		"AUTHSERVER_SHUTDOWN_TIMEOUT": "3s",
+	}
+	tests := []struct {
+		name string
+		args []string
+		want config
+	}{
+		{
+			name: "env only",
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 5 * time.Minute, ShutdownTimeout: 3 * time.Second},
+		},
+		{
+			name: "flags win over env",
+			args: []string{"--addr", "127.0.0.1:2", "--issuer=https://flag.example/", "--config", "flag.yaml", "--key-file", "flag.jwk", "--token-lifetime", "30s", "--shutdown-timeout", "1s"},
+			want: config{Addr: "127.0.0.1:2", Issuer: "https://flag.example", ConfigPath: "flag.yaml", KeyFile: "flag.jwk", TokenLifetime: 30 * time.Second, ShutdownTimeout: time.Second},
+		},
+		{
+			name: "one flag, rest from env",
+			args: []string{"-token-lifetime", "2h"},
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 2 * time.Hour, ShutdownTimeout: 3 * time.Second},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConfig("authserver", tt.args, envFrom(env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"bad env duration names the variable", nil, map[string]string{"AUTHSERVER_TOKEN_LIFETIME": "soon"}, "AUTHSERVER_TOKEN_LIFETIME"},
+		{"bad flag duration", []string{"--token-lifetime", "soon"}, nil, "invalid value"},
+		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined"},
+		{"positional argument", []string{"--addr", ":1", "extra"}, nil, "unexpected arguments"},
+		{"addr without port", []string{"--addr", "localhost"}, nil, "addr"},
+		{"relative issuer", []string{"--issuer", "/auth"}, nil, "http or https"},
+		{"issuer without host", []string{"--issuer", "http://"}, nil, "no host"},
+		{"ftp issuer", []string{"--issuer", "ftp://as.example"}, nil, "http or https"},
+		{"issuer with query", []string{"--issuer", "https://as.example/?tenant=1"}, nil, "query"},
+		{"issuer with empty query", []string{"--issuer", "https://as.example?"}, nil, "query"},
+		{"issuer with fragment", []string{"--issuer", "https://as.example#x"}, nil, "fragment"},
+		{"issuer with user info", []string{"--issuer", "https://u:p@as.example"}, nil, "user info"},
+		{"zero lifetime", []string{"--token-lifetime", "0s"}, nil, "token-lifetime"},
+		{"fractional lifetime", []string{"--token-lifetime", "1500ms"}, nil, "whole number of seconds"},
+		{"zero shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, "shutdown-timeout"},
+		{"empty key file", []string{"--key-file", ""}, nil, "key-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig("authserver", tt.args, envFrom(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestIssuerNormalization(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://localhost:44364":    "http://localhost:44364",
+		"http://localhost:44364/":   "http://localhost:44364",
+		"https://as.example/auth/":  "https://as.example/auth",
+		"https://as.example/auth//": "https://as.example/auth",
+	} {
+		got, err := normalizeIssuer(in)
+		if err != nil || got != want {
+			t.Errorf("normalizeIssuer(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestHelpListsFlagsWithEnvAndDefaults(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseConfig("authserver", []string{"--help"}, envFrom(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("error = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{
+		"-addr", "AUTHSERVER_ADDR", `":44364"`,
+		"-issuer", "AUTHSERVER_ISSUER", "http://localhost:44364",
+		"-config", "AUTHSERVER_CONFIG",
+		"-key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk",
+		"-token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", "1h0m0s",
+		"-shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", "10s",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}

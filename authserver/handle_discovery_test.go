@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestDiscovery(t *testing.T) {
+	srv := newTestServer(t, testKeys(t))
+	oidcResp, oidc := srv.get(t, "/.well-known/openid-configuration")
+	oauthResp, oauth := srv.get(t, "/.well-known/oauth-authorization-server")
+	for _, resp := range []struct {
+		name   string
+		status int
+	}{{"openid-configuration", oidcResp.StatusCode}, {"oauth-authorization-server", oauthResp.StatusCode}} {
+		if resp.status != 200 {
+			t.Errorf("%s status = %d, want 200", resp.name, resp.status)
+		}
+	}
+	wantJSONContentType(t, oidcResp)
+	wantJSONContentType(t, oauthResp)
+	if !bytes.Equal(oidc, oauth) {
+		t.Errorf("the two discovery documents differ:\n%s\n%s", oidc, oauth)
+	}
+
+	doc := decodeJSON(t, oidc)
+	want := map[string]any{
+		"issuer":                                srv.issuer,
+		"jwks_uri":                              srv.issuer + "/.well-known/openid-configuration/jwks",
+		"token_endpoint":                        srv.issuer + "/connect/token",
+		"grant_types_supported":                 []any{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+		"scopes_supported":                      []any{"auth.web.api", "orders.read", "orders.write"},
+	}
+	// Exactly these members: nothing for endpoints or flows that do not exist
+	// (authorization_endpoint, response_types_supported, userinfo, ...).
+	if !reflect.DeepEqual(doc, want) {
+		t.Errorf("discovery members = %v, want exactly %v", slices.Sorted(maps.Keys(doc)), slices.Sorted(maps.Keys(want)))
+		for k, v := range want {
+			if !reflect.DeepEqual(doc[k], v) {
+				t.Errorf("%s = %v, want %v", k, doc[k], v)
+			}
+		}
+	}
+}
+
+func TestDiscoveryEndpointsAreServed(t *testing.T) {
+	srv := newTestServer(t, testKeys(t))
+	_, body := srv.get(t, "/.well-known/openid-configuration")
+	doc := decodeJSON(t, body)
+	resp, err := srv.Client().Get(doc["jwks_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET jwks_uri status = %d, want 200", resp.StatusCode)
+	}
+	resp, err = srv.Client().PostForm(doc["token_endpoint"].(string), map[string][]string{
+		"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("POST token_endpoint status = %d, want 200", resp.StatusCode)
+	}
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tokenbearer/authserver/internal/keystore"
+)
+
+type healthResponse struct {
+	Status string `json:"status"`
+}
+
+func handleHealthz() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.JSON(http.StatusOK, healthResponse{Status: "ok"})
+	}
+}
+
+// handleReadyz reports ready once a signing key is active.
+func handleReadyz(keys *keystore.Store) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if _, err := keys.Signing(); err != nil {
+			c.JSON(http.StatusServiceUnavailable, healthResponse{Status: "not ready"})
+			return
+		}
+		c.JSON(http.StatusOK, healthResponse{Status: "ready"})
+	}
+}
+
+func handleNotFound() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, errorBody{Error: "not_found", Description: "no such endpoint"})
+	}
+}

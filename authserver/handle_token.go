@@ -1,0 +1,242 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tokenbearer/authserver/internal/accesstoken"
+	"github.com/tokenbearer/authserver/internal/registry"
+	"github.com/tokenbearer/authserver/internal/secret"
+)
+
+// maxTokenRequestBytes caps the form body of a token request.
+const maxTokenRequestBytes = 64 << 10
+
+// basicRealm is sent in WWW-Authenticate when Basic authentication failed.
+const basicRealm = `Basic realm="authserver"`
+
+// tokenError is an RFC 6749 5.2 error response.
+type tokenError struct {
+	status      int
+	code        string
+	description string
+	basic       bool // the client tried the Authorization header
+}
+
+func invalidRequest(description string) *tokenError {
+	return &tokenError{status: http.StatusBadRequest, code: "invalid_request", description: description}
+}
+
+// invalidClient is the one answer to every failed client authentication,
+// so unknown clients, wrong secrets and missing credentials look the same.
+func invalidClient(basic bool) *tokenError {
+	return &tokenError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: basic}
+}
+
+// credentials are the client id and secret presented by either method.
+type credentials struct {
+	id, secret string
+	basic      bool
+}
+
+// handleToken is the token endpoint (RFC 6749 3.2, 4.4) for the client
+// credentials grant. Checks run in this order: request syntax
+// (invalid_request), client authentication (invalid_client), grant type
+// (unsupported_grant_type, unauthorized_client), scope (invalid_scope).
+func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoken.Minter) gin.HandlerFunc {
+	type response struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+		Scope       string `json:"scope"`
+	}
+	// An unknown client_id is checked against this hash of a secret nobody
+	// knows, so it costs the same work as a wrong secret.
+	dummy, err := secret.Parse(secret.HashOf(secret.Generate()))
+	if err != nil {
+		panic(err)
+	}
+	expiresIn := int64(minter.Lifetime / time.Second)
+
+	authenticate := func(cred credentials) (registry.Client, *tokenError) {
+		if cred.id == "" || cred.secret == "" {
+			return registry.Client{}, invalidClient(cred.basic)
+		}
+		client, known := reg.Client(cred.id)
+		hashes := []secret.Hash{dummy}
+		if known {
+			hashes = client.Secrets
+		}
+		if !secret.MatchesAny(hashes, cred.secret) || !known {
+			return registry.Client{}, invalidClient(cred.basic)
+		}
+		return client, nil
+	}
+
+	issue := func(w http.ResponseWriter, r *http.Request) (response, *tokenError) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			return response{}, &tokenError{status: http.StatusMethodNotAllowed, code: "invalid_request", description: "the token endpoint accepts only POST"}
+		}
+		form, terr := readTokenForm(w, r)
+		if terr != nil {
+			return response{}, terr
+		}
+		grantType := form.Get("grant_type")
+		if grantType == "" {
+			return response{}, invalidRequest("missing grant_type")
+		}
+		cred, terr := clientCredentials(r, form)
+		if terr != nil {
+			return response{}, terr
+		}
+		client, terr := authenticate(cred)
+		if terr != nil {
+			return response{}, terr
+		}
+		if grantType != registry.GrantClientCredentials {
+			return response{}, &tokenError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "only client_credentials is supported"}
+		}
+		if !client.AllowsGrant(grantType) {
+			return response{}, &tokenError{status: http.StatusBadRequest, code: "unauthorized_client", description: "client may not use grant type client_credentials"}
+		}
+		scopes, terr := grantedScopes(client, form.Get("scope"))
+		if terr != nil {
+			return response{}, terr
+		}
+		tok, err := minter.Mint(accesstoken.Grant{ClientID: client.ID, Audience: reg.Audience(scopes), Scopes: scopes})
+		if err != nil {
+			logger.Error("issuing token", "client_id", client.ID, "err", err)
+			return response{}, &tokenError{status: http.StatusInternalServerError, code: "server_error", description: "could not issue a token"}
+		}
+		return response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn, Scope: strings.Join(scopes, " ")}, nil
+	}
+
+	return func(c *gin.Context) {
+		// RFC 6749 5.1: never cache responses that may carry tokens.
+		c.Header("Cache-Control", "no-store")
+		c.Header("Pragma", "no-cache")
+		resp, terr := issue(c.Writer, c.Request)
+		if terr != nil {
+			if terr.basic {
+				c.Header("WWW-Authenticate", basicRealm)
+			}
+			c.JSON(terr.status, errorBody{Error: terr.code, Description: terr.description})
+			return
+		}
+		c.JSON(http.StatusOK, resp)
+	}
+}
+
+// readTokenForm reads the form body itself, instead of through
+// Request.ParseForm, so that repeated parameters can be refused and the
+// query string is never a source of credentials.
+func readTokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *tokenError) {
+	if r.URL.RawQuery != "" {
+		return nil, invalidRequest("parameters must be sent in the request body, not the query string")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("content type must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &tokenError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", description: "request body too large"}
+		}
+		return nil, invalidRequest("could not read the request body")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, invalidRequest("malformed form body")
+	}
+	// RFC 6749 3.2: parameters must not be included more than once.
+	for name, values := range form {
+		if len(values) > 1 {
+			return nil, invalidRequest("parameter " + strconv.Quote(name) + " is repeated")
+		}
+	}
+	return form, nil
+}
+
+// clientCredentials takes the client's id and secret from the Authorization
+// header (client_secret_basic) or from the body (client_secret_post).
+// Using both is refused. An empty parameter counts as absent (RFC 6749 3.2).
+func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenError) {
+	authz := r.Header.Values("Authorization")
+	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
+	if len(authz) == 0 {
+		return credentials{id: bodyID, secret: bodySecret}, nil
+	}
+	if len(authz) > 1 {
+		return credentials{}, invalidRequest("Authorization header is repeated")
+	}
+	if bodySecret != "" {
+		return credentials{}, invalidRequest("use one client authentication method, not both")
+	}
+	id, sec, ok := parseBasic(authz[0])
+	if !ok {
+		return credentials{}, invalidClient(true)
+	}
+	// A client may name itself in the body too (RFC 6749 3.2.1), but not as
+	// someone else.
+	if bodyID != "" && bodyID != id {
+		return credentials{}, invalidRequest("client_id does not match the Authorization header")
+	}
+	return credentials{id: id, secret: sec, basic: true}, nil
+}
+
+// parseBasic decodes "Basic base64(urlencode(id):urlencode(secret))" as
+// RFC 6749 2.3.1 requires, which is not what Request.BasicAuth does.
+func parseBasic(header string) (id, secret string, ok bool) {
+	scheme, payload, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return "", "", false
+	}
+	encID, encSecret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	id, err1 := url.QueryUnescape(encID)
+	secret, err2 := url.QueryUnescape(encSecret)
+	if err1 != nil || err2 != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// grantedScopes checks the requested space-delimited scopes against the
+// client's allowed scopes; with none requested it grants all of them.
+func grantedScopes(client registry.Client, requested string) ([]string, *tokenError) {
+	if requested == "" {
+		return slices.Clone(client.AllowedScopes), nil
+	}
+	var scopes []string
+	for _, s := range strings.Split(requested, " ") {
+		if s == "" || slices.Contains(scopes, s) {
+			continue
+		}
+		if !registry.ValidScopeToken(s) || !client.AllowsScope(s) {
+			return nil, &tokenError{status: http.StatusBadRequest, code: "invalid_scope", description: "scope " + strconv.Quote(s) + " is not allowed for this client"}
+		}
+		scopes = append(scopes, s)
+	}
+	if len(scopes) == 0 {
+		return slices.Clone(client.AllowedScopes), nil
+	}
+	return scopes, nil
+}

@@ -1,0 +1,146 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadOrCreateRSA(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tempkey.jwk")
+
+	k1, created, err := LoadOrCreateRSA(path)
+	if err != nil {
+		t.Fatalf("first load: %v", err)
+	}
+	if !created {
+		t.Error("first load did not report creating the key")
+	}
+	if k1.Algorithm != RS256 {
+		t.Errorf("alg = %s, want RS256", k1.Algorithm)
+	}
+	if bits := k1.Signer.(*rsa.PrivateKey).N.BitLen(); bits != 2048 {
+		t.Errorf("key has %d bits, want 2048", bits)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("key file mode = %o, want 600", mode)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries after writing, want only the key file", len(entries))
+	}
+	var onDisk map[string]string
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &onDisk); err != nil {
+		t.Fatalf("key file is not a JSON object: %v", err)
+	}
+	for _, m := range []string{"kty", "n", "e", "d", "p", "q", "dp", "dq", "qi", "kid", "alg"} {
+		if onDisk[m] == "" {
+			t.Errorf("key file lacks %q", m)
+		}
+	}
+	if onDisk["kid"] != k1.ID || onDisk["kty"] != "RSA" {
+		t.Errorf("key file kid/kty = %s/%s, want %s/RSA", onDisk["kid"], onDisk["kty"], k1.ID)
+	}
+
+	k2, created, err := LoadOrCreateRSA(path)
+	if err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	if created {
+		t.Error("second load created a new key")
+	}
+	if k2.ID != k1.ID || !k2.Signer.(*rsa.PrivateKey).Equal(k1.Signer) {
+		t.Errorf("second load kid = %s, want the same key %s", k2.ID, k1.ID)
+	}
+}
+
+func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
+	valid, err := NewKey(RS256, testRSAKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := MarshalRSAJWK(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(m map[string]string)) []byte {
+		var m map[string]string
+		json.Unmarshal(good, &m)
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	smallJWK, _ := MarshalRSAJWK(Key{ID: "x", Algorithm: RS256, Signer: small})
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr string
+	}{
+		{"garbage", []byte("not json"), "decoding jwk"},
+		{"empty file", nil, "decoding jwk"},
+		{"truncated", good[:len(good)/2], "decoding jwk"},
+		{"EC key type", edit(func(m map[string]string) { m["kty"] = "EC" }), `kty is "EC"`},
+		{"missing d", edit(func(m map[string]string) { delete(m, "d") }), `"d" missing`},
+		{"wrong prime", edit(func(m map[string]string) { m["p"] = b64.EncodeToString(otherKey.Primes[0].Bytes()) }), "invalid rsa key"},
+		{"kid not the thumbprint", edit(func(m map[string]string) { m["kid"] = "made-up" }), "not the key's thumbprint"},
+		{"unsupported alg", edit(func(m map[string]string) { m["alg"] = "HS256" }), "unsupported signing algorithm"},
+		{"1024-bit key", smallJWK, "1024 bits"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "key.jwk")
+			if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := LoadOrCreateRSA(path)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("error = %v, want one naming %s and containing %q", err, path, tt.wantErr)
+			}
+			after, _ := os.ReadFile(path)
+			if !bytes.Equal(after, tt.data) {
+				t.Error("a bad key file was overwritten")
+			}
+		})
+	}
+}
+
+func TestLoadOrCreateRSAUnwritableDir(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "key.jwk")
+	if _, _, err := LoadOrCreateRSA(path); err == nil || !strings.Contains(err.Error(), "writing key file") {
+		t.Fatalf("error = %v, want a writing key file error", err)
+	}
+}
+
+func TestParseRSAJWKWithoutKidOrAlg(t *testing.T) {
+	k, err := NewKey(RS256, testRSAKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := MarshalRSAJWK(k)
+	var m map[string]string
+	json.Unmarshal(data, &m)
+	delete(m, "kid")
+	delete(m, "alg")
+	data, _ = json.Marshal(m)
+	got, err := ParseRSAJWK(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != k.ID || got.Algorithm != RS256 {
+		t.Errorf("got kid %s alg %s, want %s RS256", got.ID, got.Algorithm, k.ID)
+	}
+}

@@ -1,0 +1,87 @@
+package keystore
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"sync"
+	"testing"
+)
+
+var sharedRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, 2048)
+})
+
+func testRSAKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := sharedRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestStore(t *testing.T) {
+	s := New()
+	if _, err := s.Signing(); !errors.Is(err, ErrNoSigningKey) {
+		t.Fatalf("empty store Signing error = %v, want ErrNoSigningKey", err)
+	}
+	if got := s.PublicJWKS().Keys; got == nil || len(got) != 0 {
+		t.Fatalf("empty store JWKS keys = %#v, want empty non-nil list", got)
+	}
+
+	first, err := NewKey(RS256, testRSAKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := NewKey(PS256, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Activate(first.ID); err == nil {
+		t.Fatal("Activate of a key not in the store succeeded")
+	}
+	if err := s.Add(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(first); err == nil {
+		t.Fatal("adding the same kid twice succeeded")
+	}
+	if _, err := s.Signing(); !errors.Is(err, ErrNoSigningKey) {
+		t.Fatal("a key added but not activated signs")
+	}
+	if err := s.Activate(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A new key is published before it signs.
+	if err := s.Add(second); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.Signing(); k.ID != first.ID {
+		t.Fatalf("signing kid = %s, want %s", k.ID, first.ID)
+	}
+	jwks := s.PublicJWKS()
+	if len(jwks.Keys) != 2 || jwks.Keys[0].KeyID != first.ID || jwks.Keys[1].KeyID != second.ID {
+		t.Fatalf("JWKS = %+v, want both keys in order", jwks)
+	}
+	if jwks.Keys[1].Algorithm != PS256 {
+		t.Errorf("second key alg = %s, want PS256", jwks.Keys[1].Algorithm)
+	}
+	if err := s.Activate(second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.Signing(); k.ID != second.ID {
+		t.Fatalf("after rotation signing kid = %s, want %s", k.ID, second.ID)
+	}
+	if k, ok := s.Lookup(first.ID); !ok || k.ID != first.ID {
+		t.Error("retired key no longer found for verification")
+	}
+	if _, ok := s.Lookup("nope"); ok {
+		t.Error("Lookup of unknown kid succeeded")
+	}
+}

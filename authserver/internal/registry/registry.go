@@ -1,0 +1,276 @@
+// Package registry holds the clients and API resources the server knows,
+// loaded from YAML and validated as a whole before use.
+package registry
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/tokenbearer/authserver/internal/secret"
+	"go.yaml.in/yaml/v3"
+)
+
+// GrantClientCredentials is the only grant type the server implements.
+const GrantClientCredentials = "client_credentials"
+
+// SupportedGrantTypes lists the grant types clients may be configured with.
+var SupportedGrantTypes = []string{GrantClientCredentials}
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// file is the YAML document shape.
+type file struct {
+	APIResources []APIResource `yaml:"apiResources"`
+	Clients      []clientFile  `yaml:"clients"`
+}
+
+type clientFile struct {
+	ClientID          string   `yaml:"clientId"`
+	ClientSecrets     []string `yaml:"clientSecrets"`
+	AllowedGrantTypes []string `yaml:"allowedGrantTypes"`
+	AllowedScopes     []string `yaml:"allowedScopes"`
+}
+
+// APIResource is a protected API; its name becomes the token audience for
+// any of its scopes.
+type APIResource struct {
+	Name   string   `yaml:"name"`
+	Scopes []string `yaml:"scopes"`
+}
+
+// Client is a registered confidential client.
+type Client struct {
+	ID                string
+	Secrets           []secret.Hash
+	AllowedGrantTypes []string
+	AllowedScopes     []string
+}
+
+// AllowsGrant reports whether the client may use grant type gt.
+func (c Client) AllowsGrant(gt string) bool { return slices.Contains(c.AllowedGrantTypes, gt) }
+
+// AllowsScope reports whether the client may request scope s.
+func (c Client) AllowsScope(s string) bool { return slices.Contains(c.AllowedScopes, s) }
+
+// Registry is a validated, read-only set of clients and API resources.
+type Registry struct {
+	clients   map[string]Client
+	resources []APIResource
+}
+
+// Demo returns the embedded configuration of the article: API resource
+// auth.web.api and client ApiClient with secret "secret".
+func Demo() (*Registry, error) {
+	r, err := Parse(demoYAML)
+	if err != nil {
+		return nil, fmt.Errorf("parsing embedded demo config: %w", err)
+	}
+	return r, nil
+}
+
+// Load reads and validates the YAML configuration at path.
+func Load(path string) (*Registry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse decodes one YAML document, rejecting unknown fields, and validates it.
+func Parse(data []byte) (*Registry, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty")
+		}
+		return nil, fmt.Errorf("decoding yaml: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("config must be a single yaml document")
+	}
+	return build(f)
+}
+
+// build validates f and reports every problem found, not just the first.
+func build(f file) (*Registry, error) {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(f.APIResources) == 0 {
+		fail("no apiResources")
+	}
+	scopes := map[string]bool{}
+	names := map[string]bool{}
+	for i, res := range f.APIResources {
+		switch {
+		case res.Name == "":
+			fail("apiResources[%d]: empty name", i)
+		case names[res.Name]:
+			fail("apiResources[%d]: duplicate name %q", i, res.Name)
+		}
+		names[res.Name] = true
+		if len(res.Scopes) == 0 {
+			fail("apiResources[%d] %q: no scopes", i, res.Name)
+		}
+		seen := map[string]bool{}
+		for _, s := range res.Scopes {
+			if err := checkScopeToken(s); err != nil {
+				fail("apiResources[%d] %q: %w", i, res.Name, err)
+			}
+			if seen[s] {
+				fail("apiResources[%d] %q: duplicate scope %q", i, res.Name, s)
+			}
+			seen[s] = true
+			scopes[s] = true
+		}
+	}
+
+	if len(f.Clients) == 0 {
+		fail("no clients")
+	}
+	clients := make(map[string]Client, len(f.Clients))
+	for i, cf := range f.Clients {
+		where := fmt.Sprintf("clients[%d] %q", i, cf.ClientID)
+		switch {
+		case cf.ClientID == "":
+			fail("clients[%d]: empty clientId", i)
+		case clients[cf.ClientID].ID != "":
+			fail("%s: duplicate clientId", where)
+		}
+		c := Client{ID: cf.ClientID, AllowedGrantTypes: cf.AllowedGrantTypes, AllowedScopes: cf.AllowedScopes}
+		if len(cf.ClientSecrets) == 0 {
+			fail("%s: no clientSecrets", where)
+		}
+		for j, s := range cf.ClientSecrets {
+			h, err := secret.Parse(s)
+			if err != nil {
+				fail("%s: clientSecrets[%d]: %w", where, j, err)
+				continue
+			}
+			c.Secrets = append(c.Secrets, h)
+		}
+		// An empty list is allowed: the client stays registered but may not
+		// use any grant (the token endpoint answers unauthorized_client).
+		for _, gt := range cf.AllowedGrantTypes {
+			if !slices.Contains(SupportedGrantTypes, gt) {
+				fail("%s: unsupported grant type %q (supported: %v)", where, gt, SupportedGrantTypes)
+			}
+		}
+		if hasDuplicate(cf.AllowedGrantTypes) {
+			fail("%s: duplicate allowedGrantTypes", where)
+		}
+		if len(cf.AllowedScopes) == 0 {
+			fail("%s: no allowedScopes", where)
+		}
+		for _, s := range cf.AllowedScopes {
+			if !scopes[s] {
+				fail("%s: allowed scope %q is not a scope of any apiResource", where, s)
+			}
+		}
+		if hasDuplicate(cf.AllowedScopes) {
+			fail("%s: duplicate allowedScopes", where)
+		}
+		if cf.ClientID != "" && clients[cf.ClientID].ID == "" {
+			clients[cf.ClientID] = c
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	return &Registry{clients: clients, resources: f.APIResources}, nil
+}
+
+// checkScopeToken enforces RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func checkScopeToken(s string) error {
+	if s == "" {
+		return errors.New("empty scope")
+	}
+	if !ValidScopeToken(s) {
+		return fmt.Errorf("scope %q has characters not allowed by RFC 6749", s)
+	}
+	return nil
+}
+
+// ValidScopeToken reports whether s is a non-empty RFC 6749 scope-token.
+func ValidScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func hasDuplicate(list []string) bool {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+	}
+	return false
+}
+
+// Client returns the client registered as id.
+func (r *Registry) Client(id string) (Client, bool) {
+	c, ok := r.clients[id]
+	return c, ok
+}
+
+// ClientIDs returns the registered client ids, sorted.
+func (r *Registry) ClientIDs() []string {
+	ids := make([]string, 0, len(r.clients))
+	for id := range r.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Scopes returns every scope of every API resource, in configuration order
+// without duplicates.
+func (r *Registry) Scopes() []string {
+	var out []string
+	for _, res := range r.resources {
+		for _, s := range res.Scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Audience returns the names of the API resources owning any of scopes, in
+// configuration order.
+func (r *Registry) Audience(scopes []string) []string {
+	var out []string
+	for _, res := range r.resources {
+		for _, s := range res.Scopes {
+			if slices.Contains(scopes, s) {
+				out = append(out, res.Name)
+				break
+			}
+		}
+	}
+	return out
+}

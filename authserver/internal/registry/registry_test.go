@@ -1,0 +1,166 @@
+package registry
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const goodHash = "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=" // "secret"
+
+func TestDemoIsTheArticlesConfiguration(t *testing.T) {
+	r, err := Demo()
+	if err != nil {
+		t.Fatalf("Demo: %v", err)
+	}
+	c, ok := r.Client("ApiClient")
+	if !ok {
+		t.Fatal("demo has no client ApiClient")
+	}
+	if len(c.Secrets) != 1 || !c.Secrets[0].Matches("secret") {
+		t.Error(`ApiClient secret is not "secret"`)
+	}
+	if !slices.Equal(c.AllowedGrantTypes, []string{"client_credentials"}) {
+		t.Errorf("grant types = %v, want [client_credentials]", c.AllowedGrantTypes)
+	}
+	if !slices.Equal(c.AllowedScopes, []string{"auth.web.api"}) {
+		t.Errorf("scopes = %v, want [auth.web.api]", c.AllowedScopes)
+	}
+	if got := r.Scopes(); !slices.Equal(got, []string{"auth.web.api"}) {
+		t.Errorf("Scopes() = %v, want [auth.web.api]", got)
+	}
+	if got := r.Audience([]string{"auth.web.api"}); !slices.Equal(got, []string{"auth.web.api"}) {
+		t.Errorf("Audience = %v, want [auth.web.api]", got)
+	}
+	if got := r.ClientIDs(); !slices.Equal(got, []string{"ApiClient"}) {
+		t.Errorf("ClientIDs() = %v", got)
+	}
+}
+
+func TestAudienceAndScopes(t *testing.T) {
+	r, err := Parse([]byte(`
+apiResources:
+  - name: a
+    scopes: [a.read, shared]
+  - name: b
+    scopes: [b.read, shared]
+clients:
+  - clientId: c
+    clientSecrets: ["` + goodHash + `"]
+    allowedGrantTypes: [client_credentials]
+    allowedScopes: [a.read, b.read]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Scopes(), []string{"a.read", "shared", "b.read"}; !slices.Equal(got, want) {
+		t.Errorf("Scopes() = %v, want %v", got, want)
+	}
+	tests := []struct {
+		scopes []string
+		want   []string
+	}{
+		{[]string{"a.read"}, []string{"a"}},
+		{[]string{"b.read", "a.read"}, []string{"a", "b"}},
+		{[]string{"shared"}, []string{"a", "b"}},
+		{[]string{"nope"}, nil},
+	}
+	for _, tt := range tests {
+		if got := r.Audience(tt.scopes); !slices.Equal(got, tt.want) {
+			t.Errorf("Audience(%v) = %v, want %v", tt.scopes, got, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const resources = "apiResources:\n  - name: api\n    scopes: [api]\n"
+	client := func(body string) string {
+		return resources + "clients:\n  - clientId: c\n" + body
+	}
+	const okClient = "    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every substring must be in the error
+	}{
+		{"empty", "", []string{"config is empty"}},
+		{"comment only", "# nothing\n", []string{"config is empty"}},
+		{"not yaml", "{[", []string{"decoding yaml"}},
+		{"unknown top-level field", resources + "extra: 1\n", []string{"field extra not found"}},
+		{"unknown client field", client(okClient + "    redirectUris: [x]\n"), []string{"field redirectUris not found"}},
+		{"two documents", client(okClient) + "---\n" + client(okClient), []string{"single yaml document"}},
+		{"no resources, no clients", "{}\n", []string{"no apiResources", "no clients"}},
+		{"resource without name", "apiResources:\n  - scopes: [x]\n" + "clients: []\n", []string{"apiResources[0]: empty name"}},
+		{"resource without scopes", "apiResources:\n  - name: api\n" + "clients: []\n", []string{`"api": no scopes`}},
+		{"duplicate resource", resources + "  - name: api\n    scopes: [other]\nclients: []\n", []string{`duplicate name "api"`}},
+		{"scope with space", "apiResources:\n  - name: api\n    scopes: [\"a b\"]\nclients: []\n", []string{"not allowed by RFC 6749"}},
+		{"duplicate client", client(okClient) + "  - clientId: c\n" + okClient, []string{"clients[1] \"c\": duplicate clientId"}},
+		{"empty client id", resources + "clients:\n  - clientId: \"\"\n" + okClient, []string{"clients[0]: empty clientId"}},
+		{"no secrets", client("    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"no clientSecrets"}},
+		{"plain secret", client("    clientSecrets: [secret]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", `must start with "sha256:"`}},
+		{"truncated hash", client("    clientSecrets: [\"sha256:K7gNU3sdo+OL0wNh\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", "want 32"}},
+		{"unsupported grant", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [password]\n    allowedScopes: [api]\n"), []string{`unsupported grant type "password"`}},
+		{"duplicate grant", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials, client_credentials]\n    allowedScopes: [api]\n"), []string{"duplicate allowedGrantTypes"}},
+		{"unknown scope", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api, nope]\n"), []string{`allowed scope "nope" is not a scope of any apiResource`}},
+		{"no scopes", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials]\n"), []string{"no allowedScopes"}},
+		{"all problems at once", client("    clientSecrets: [plain]\n    allowedGrantTypes: [implicit]\n    allowedScopes: [nope]\n"), []string{"clientSecrets[0]", `"implicit"`, `"nope"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error containing %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEmptyGrantTypesIsAllowed(t *testing.T) {
+	r, err := Parse([]byte("apiResources:\n  - name: api\n    scopes: [api]\nclients:\n  - clientId: c\n    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: []\n    allowedScopes: [api]\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	c, _ := r.Client("c")
+	if c.AllowsGrant(GrantClientCredentials) {
+		t.Error("client with no grant types allows client_credentials")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "clients.yaml")
+	if err := os.WriteFile(good, demoYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(good); err != nil {
+		t.Fatalf("Load(%s): %v", good, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("clients: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("Load(bad) error = %v, want one naming the file", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("Load(missing) succeeded")
+	}
+}
+
+func TestValidScopeToken(t *testing.T) {
+	for s, want := range map[string]bool{
+		"auth.web.api": true, "a:b/c": true, "!": true, "~": true,
+		"": false, "a b": false, `a"b`: false, `a\b`: false, "a\tb": false, "é": false,
+	} {
+		if got := ValidScopeToken(s); got != want {
+			t.Errorf("ValidScopeToken(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

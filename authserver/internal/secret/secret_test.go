@@ -1,0 +1,94 @@
+package secret
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestHashOfMatchesIdentityServerFormat(t *testing.T) {
+	// "secret".Sha256() in IdentityServer, with the sha256: prefix.
+	const want = "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols="
+	if got := HashOf("secret"); got != want {
+		t.Fatalf("HashOf(secret) = %q, want %q", got, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		stored  string
+		wantErr string
+	}{
+		{"valid", HashOf("x"), ""},
+		{"no prefix", "K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=", `must start with "sha256:"`},
+		{"other algorithm", "sha512:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=", `must start with "sha256:"`},
+		{"plain secret", "secret", `must start with "sha256:"`},
+		{"not base64", "sha256:not*base64", "decoding secret hash"},
+		{"base64url instead of std", "sha256:K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols=", "decoding secret hash"},
+		{"too short", "sha256:" + base64.StdEncoding.EncodeToString(make([]byte, 16)), "is 16 bytes, want 32"},
+		{"empty", "", `must start with "sha256:"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.stored)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Parse(%q) error = %v, want containing %q", tt.stored, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMatches(t *testing.T) {
+	h, err := Parse(HashOf("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Parse(HashOf("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		hashes []Hash
+		plain  string
+		want   bool
+	}{
+		{"right secret", []Hash{h}, "secret", true},
+		{"wrong secret", []Hash{h}, "Secret", false},
+		{"empty secret", []Hash{h}, "", false},
+		{"second of two", []Hash{other, h}, "secret", true},
+		{"none of two", []Hash{other, h}, "nope", false},
+		{"no hashes", nil, "secret", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MatchesAny(tt.hashes, tt.plain); got != tt.want {
+				t.Errorf("MatchesAny(%q) = %v, want %v", tt.plain, got, tt.want)
+			}
+		})
+	}
+	if !h.Matches("secret") || h.Matches("secret ") {
+		t.Error("Matches disagrees with the hash of \"secret\"")
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	a, b := Generate(), Generate()
+	if a == b {
+		t.Fatal("two generated secrets are equal")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil {
+		t.Fatalf("secret %q is not unpadded base64url: %v", a, err)
+	}
+	if len(raw) != 32 {
+		t.Fatalf("secret has %d random bytes, want 32", len(raw))
+	}
+}

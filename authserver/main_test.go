@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenbearer/authserver/internal/secret"
+)
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startRun runs the real run in the background and returns the bound
+// address once it is logged, and a channel with run's result.
+func startRun(t *testing.T, ctx context.Context, args []string) (addr string, logs *syncBuffer, done <-chan error) {
+	t.Helper()
+	logs = &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, append([]string{"authserver"}, args...), envFrom(nil), io.Discard, logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listeningRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1], logs, errc
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("run returned early: %v\n%s", err, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("server did not log its address:\n%s", logs)
+	return "", nil, nil
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz never answered 200", base)
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keyFile := filepath.Join(t.TempDir(), "key.jwk")
+	addr, logs, done := startRun(t, ctx, []string{"--addr", "127.0.0.1:0", "--issuer", "http://issuer.test/", "--key-file", keyFile})
+	base := "http://" + addr
+	waitHealthy(t, base)
+
+	if info, err := os.Stat(keyFile); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want created with 0600", err, info.Mode())
+	}
+	for _, want := range []string{"level=WARN", "hash-secret", "--config", "created=true", `issuer=http://issuer.test `} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("startup logs lack %q:\n%s", want, logs)
+		}
+	}
+
+	resp, err := http.PostForm(base+"/connect/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tok.AccessToken == "" || tok.Scope != "auth.web.api" {
+		t.Fatalf("token request: %d %+v", resp.StatusCode, tok)
+	}
+	// The issuer comes from the flag, never from the Host header.
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok.AccessToken, ".")[1])
+	if !strings.Contains(string(payload), `"iss":"http://issuer.test"`) {
+		t.Errorf("token payload %s lacks the configured issuer", payload)
+	}
+
+	if err := run(ctx, []string{"authserver", "healthcheck", "--addr", addr}, envFrom(nil), io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck against the running server: %v", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(logs.String(), "msg=stopped") {
+		t.Errorf("no stopped log:\n%s", logs)
+	}
+
+	// A restart reuses the key file.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	_, logs2, done2 := startRun(t, ctx2, []string{"--addr", "127.0.0.1:0", "--key-file", keyFile})
+	kidRE := regexp.MustCompile(`kid=(\S+)`)
+	first, second := kidRE.FindStringSubmatch(logs.String()), kidRE.FindStringSubmatch(logs2.String())
+	if first == nil || second == nil || first[1] != second[1] || !strings.Contains(logs2.String(), "created=false") {
+		t.Errorf("restart did not reuse the key: %v vs %v", first, second)
+	}
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Errorf("second run returned %v", err)
+	}
+}
+
+// TestShutdownLetsInFlightRequestsFinish cancels the context while a token
+// request is still sending its body and expects it to complete.
+func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _, done := startRun(t, ctx, []string{"--addr", "127.0.0.1:0", "--key-file", filepath.Join(t.TempDir(), "key.jwk")})
+	waitHealthy(t, "http://"+addr)
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/connect/token", pr)
+	req.Header.Set("Content-Type", formType)
+	req.SetBasicAuth("ApiClient", "secret")
+	type result struct {
+		status int
+		err    error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		resc <- result{status: resp.StatusCode}
+	}()
+	pw.Write([]byte("grant_type=client_"))
+	time.Sleep(200 * time.Millisecond) // let the server start on the request
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("run returned %v while a request was in flight", err)
+	default:
+	}
+	pw.Write([]byte("credentials"))
+	pw.Close()
+
+	if r := <-resc; r.err != nil || r.status != 200 {
+		t.Fatalf("in-flight request: status %d, err %v; want 200", r.status, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v, want nil", err)
+	}
+}
+
+func TestRunStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.jwk")
+	os.WriteFile(corrupt, []byte("{not a key"), 0o600)
+	badConfig := filepath.Join(dir, "clients.yaml")
+	os.WriteFile(badConfig, []byte("apiResources: []\nclients: []\nunknown: 1\n"), 0o600)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"corrupt key file", []string{"--addr", "127.0.0.1:0", "--key-file", corrupt}, "loading signing key"},
+		{"invalid config file", []string{"--addr", "127.0.0.1:0", "--config", badConfig, "--key-file", filepath.Join(dir, "k.jwk")}, "field unknown not found"},
+		{"missing config file", []string{"--addr", "127.0.0.1:0", "--config", filepath.Join(dir, "nope.yaml")}, "reading config"},
+		{"address in use", []string{"--addr", busy.Addr().String(), "--key-file", filepath.Join(dir, "k2.jwk")}, "listening"},
+		{"bad flag", []string{"--token-lifetime", "x"}, "reading configuration"},
+		{"unknown command", []string{"serv"}, `unknown command "serv"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), append([]string{"authserver"}, tt.args...), envFrom(nil), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run error = %v, want containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	if data, _ := os.ReadFile(corrupt); string(data) != "{not a key" {
+		t.Error("corrupt key file was overwritten")
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"healthcheck", "-h"}, {"hash-secret", "--help"}} {
+		var stderr bytes.Buffer
+		if err := run(context.Background(), append([]string{"authserver"}, args...), envFrom(nil), io.Discard, &stderr); err != nil {
+			t.Errorf("run %v = %v, want nil", args, err)
+		}
+		if !strings.Contains(stderr.String(), "Usage:") {
+			t.Errorf("run %v printed no usage", args)
+		}
+	}
+}
+
+func TestHashSecret(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"authserver", "hash-secret"}, envFrom(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var plain, hash string
+	if _, err := fmt.Sscanf(out.String(), "secret: %s\nhash: %s\n", &plain, &hash); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(plain); err != nil || len(raw) != 32 {
+		t.Errorf("secret %q is not 32 bytes of base64url", plain)
+	}
+	h, err := secret.Parse(hash)
+	if err != nil {
+		t.Fatalf("printed hash does not parse: %v", err)
+	}
+	if !h.Matches(plain) {
+		t.Error("printed hash does not match the printed secret")
+	}
+
+	// The printed hash works as a clientSecrets entry.
+	cfg := filepath.Join(t.TempDir(), "clients.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("apiResources:\n  - name: api\n    scopes: [api]\nclients:\n  - clientId: mine\n    clientSecrets: [%q]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n", hash)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, logs, done := startRun(t, ctx, []string{"--addr", "127.0.0.1:0", "--config", cfg, "--key-file", filepath.Join(t.TempDir(), "k.jwk")})
+	resp, err := http.PostForm("http://"+addr+"/connect/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"mine"}, "client_secret": {plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("token with the generated secret: status %d", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("demo warning logged with a --config file:\n%s", logs)
+	}
+	cancel()
+	<-done
+
+	var again bytes.Buffer
+	run(context.Background(), []string{"authserver", "hash-secret"}, envFrom(nil), &again, io.Discard)
+	if again.String() == out.String() {
+		t.Error("hash-secret printed the same secret twice")
+	}
+	if err := run(context.Background(), []string{"authserver", "hash-secret", "extra"}, envFrom(nil), io.Discard, io.Discard); err == nil {
+		t.Error("hash-secret accepted an argument")
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	var status atomic.Int64
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	check := func(args []string, env map[string]string) error {
+		return run(context.Background(), append([]string{"authserver", "healthcheck"}, args...), envFrom(env), io.Discard, io.Discard)
+	}
+
+	if err := check([]string{"--addr", ":" + port}, nil); err != nil {
+		t.Errorf("ready server via --addr: %v", err)
+	}
+	if err := check(nil, map[string]string{"AUTHSERVER_ADDR": ":" + port}); err != nil {
+		t.Errorf("ready server via AUTHSERVER_ADDR: %v", err)
+	}
+	status.Store(http.StatusServiceUnavailable)
+	if err := check([]string{"--addr", ":" + port}, nil); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("not-ready server: error = %v, want one naming 503", err)
+	}
+	srv.Close()
+	if err := check([]string{"--addr", ":" + port}, nil); err == nil {
+		t.Error("healthcheck of a stopped server succeeded")
+	}
+}
+
+func TestReadyzURL(t *testing.T) {
+	tests := []struct {
+		addr, want string
+	}{
+		{":44364", "http://127.0.0.1:44364/readyz"},
+		{"0.0.0.0:8080", "http://127.0.0.1:8080/readyz"},
+		{"[::]:8080", "http://127.0.0.1:8080/readyz"},
+		{"127.0.0.1:9", "http://127.0.0.1:9/readyz"},
+		{"localhost:9", "http://localhost:9/readyz"},
+		{"[::1]:9", "http://[::1]:9/readyz"},
+		{"127.0.0.1:0", ""},
+	}
+	for _, tt := range tests {
+		got, err := readyzURL(tt.addr)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("readyzURL(%q) = %q, want error", tt.addr, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("readyzURL(%q) = %q, %v; want %q", tt.addr, got, err, tt.want)
+		}
+	}
+}

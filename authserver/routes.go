@@ -1,0 +1,34 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tokenbearer/authserver/internal/accesstoken"
+	"github.com/tokenbearer/authserver/internal/keystore"
+	"github.com/tokenbearer/authserver/internal/registry"
+)
+
+// Paths served, relative to the issuer.
+const (
+	pathOpenIDConfiguration = "/.well-known/openid-configuration"
+	pathOAuthMetadata       = "/.well-known/oauth-authorization-server"
+	pathJWKS                = "/.well-known/openid-configuration/jwks"
+	pathToken               = "/connect/token"
+)
+
+func addRoutes(r *gin.Engine, logger *slog.Logger, issuer string, reg *registry.Registry, keys *keystore.Store, minter *accesstoken.Minter) {
+	r.GET("/healthz", handleHealthz())
+	r.GET("/readyz", handleReadyz(keys))
+
+	discovery := handleDiscovery(issuer, reg)
+	r.GET(pathOpenIDConfiguration, discovery)
+	r.GET(pathOAuthMetadata, discovery)
+	r.GET(pathJWKS, handleJWKS(keys))
+
+	// Every method reaches the handler so that non-POST gets the OAuth JSON
+	// error and the no-store headers.
+	r.Any(pathToken, handleToken(logger, reg, minter))
+
+	r.NoRoute(handleNotFound())
+}
