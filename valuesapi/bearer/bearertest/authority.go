@@ -1,0 +1,191 @@
+// Package bearertest is a fake authorization server for tests of code that uses package bearer: a discovery
+// document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, SetIssuer,
+// AddKey) let tests play the authority's failure modes.
+package bearertest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Paths served by an Authority.
+const (
+	DiscoveryPath = "/.well-known/openid-configuration"
+	JWKSPath      = "/.well-known/openid-configuration/jwks"
+)
+
+// Authority is a running fake authorization server. Its zero value is not usable; call NewAuthority.
+type Authority struct {
+	// URL is the server's base URL and, unless SetIssuer changes it, its issuer.
+	URL string
+	// Key signs tokens by default; its kid is KID and it is in the JWKS from the start.
+	Key *rsa.PrivateKey
+	KID string
+
+	mu     sync.Mutex
+	issuer string
+	keys   map[string]*rsa.PublicKey
+
+	down        atomic.Bool
+	stall       atomic.Bool
+	release     chan struct{}
+	discoveries atomic.Int64
+	jwksFetches atomic.Int64
+}
+
+// NewAuthority starts an Authority with one RSA key and closes it when the test ends.
+func NewAuthority(t testing.TB) *Authority {
+	t.Helper()
+	a := &Authority{Key: Keys(t)[0], KID: "key-1", keys: map[string]*rsa.PublicKey{}, release: make(chan struct{})}
+	a.keys[a.KID] = &a.Key.PublicKey
+	srv := httptest.NewServer(http.HandlerFunc(a.serve))
+	a.URL, a.issuer = srv.URL, srv.URL
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(a.release) }) // runs before srv.Close, so stalled handlers let Close finish
+	return a
+}
+
+func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	issuer := a.issuer
+	keys := make([]map[string]string, 0, len(a.keys))
+	for kid, k := range a.keys {
+		keys = append(keys, map[string]string{
+			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+			"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes()),
+		})
+	}
+	a.mu.Unlock()
+	switch r.URL.Path {
+	case DiscoveryPath:
+		a.discoveries.Add(1)
+	case JWKSPath:
+		a.jwksFetches.Add(1)
+	}
+	if a.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	switch r.URL.Path {
+	case DiscoveryPath:
+		writeJSON(w, map[string]any{"issuer": issuer, "jwks_uri": a.URL + JWKSPath})
+	case JWKSPath:
+		if a.stall.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-a.release:
+			}
+			return
+		}
+		writeJSON(w, map[string]any{"keys": keys})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Down makes every endpoint answer 503 while down is true.
+func (a *Authority) Down(down bool) { a.down.Store(down) }
+
+// Stall makes JWKS requests hang until the client gives up while stall is true.
+func (a *Authority) Stall(stall bool) { a.stall.Store(stall) }
+
+// SetIssuer changes the issuer the discovery document announces.
+func (a *Authority) SetIssuer(issuer string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.issuer = issuer
+}
+
+// AddKey publishes pub under kid in the JWKS (a key rotation).
+func (a *Authority) AddKey(kid string, pub *rsa.PublicKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.keys[kid] = pub
+}
+
+// DiscoveryFetches and JWKSFetches count the requests received on each endpoint, also while down or stalled.
+func (a *Authority) DiscoveryFetches() int64 { return a.discoveries.Load() }
+func (a *Authority) JWKSFetches() int64      { return a.jwksFetches.Load() }
+
+// Header returns the JOSE header of a valid access token: RS256, the default kid, typ at+jwt.
+func (a *Authority) Header() map[string]any {
+	return map[string]any{"alg": "RS256", "kid": a.KID, "typ": "at+jwt"}
+}
+
+// Claims returns the claims of a valid access token for audience and scope, issued now for an hour.
+func (a *Authority) Claims(audience, scope string) jwt.MapClaims {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return jwt.MapClaims{
+		"iss": a.issuer, "sub": "ApiClient", "client_id": "ApiClient", "aud": audience, "scope": scope,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "test-jti",
+	}
+}
+
+// Token signs a valid access token for audience and scope with the default key.
+func (a *Authority) Token(t testing.TB, audience, scope string) string {
+	t.Helper()
+	return Sign(t, a.Key, a.Header(), a.Claims(audience, scope))
+}
+
+// Sign builds a compact JWS with exactly the given header and claims; the header's alg picks the method and key
+// must suit it (an *rsa.PrivateKey for RS*, []byte for HS*, jwt.UnsafeAllowNoneSignatureType for none).
+func Sign(t testing.TB, key any, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	alg, _ := header["alg"].(string)
+	method := jwt.GetSigningMethod(alg)
+	if method == nil {
+		t.Fatalf("bearertest: unknown alg %q", alg)
+	}
+	tok := jwt.NewWithClaims(method, claims)
+	tok.Header = header
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("bearertest: signing: %v", err)
+	}
+	return s
+}
+
+var (
+	keysOnce sync.Once
+	keys     [3]*rsa.PrivateKey
+	keysErr  error
+)
+
+// Keys returns three RSA-2048 keys, generated once per test binary because generation is slow.
+func Keys(t testing.TB) [3]*rsa.PrivateKey {
+	t.Helper()
+	keysOnce.Do(func() {
+		for i := range keys {
+			if keys[i], keysErr = rsa.GenerateKey(rand.Reader, 2048); keysErr != nil {
+				return
+			}
+		}
+	})
+	if keysErr != nil {
+		t.Fatalf("bearertest: generating keys: %v", keysErr)
+	}
+	return keys
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		panic(fmt.Sprintf("bearertest: encoding: %v", err))
+	}
+}

@@ -1,0 +1,112 @@
+package bearer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	DefaultRefreshInterval    = 5 * time.Minute
+	DefaultUnknownKIDInterval = 5 * time.Second
+	DefaultFetchTimeout       = 2 * time.Second
+)
+
+// Config configures a Validator. Authority and Audience are required; every other field has a safe default.
+type Config struct {
+	// Authority is the issuer identifier of the authorization server. Its discovery document is fetched from
+	// {Authority}/.well-known/openid-configuration and its "issuer" must equal Authority (a trailing slash on the
+	// configured value is ignored for that comparison; the discovery issuer is used as-is).
+	Authority string
+	// Audience must appear in the token's aud claim.
+	Audience string
+	// Algorithms is the allow-list of JWS algorithms (default RS256). "none" and HMAC algorithms are refused:
+	// a resource server holds no shared secret, and accepting HS* with a public key is the classic key-confusion attack.
+	Algorithms []string
+	// Leeway is the clock skew tolerated for exp, nbf and iat. Zero means none.
+	Leeway time.Duration
+	// RefreshInterval is how often the JWKS is refetched in the background (default 5m).
+	RefreshInterval time.Duration
+	// UnknownKIDInterval allows at most one JWKS refetch per window when a token names an unknown kid (default 5s),
+	// so a stream of forged kids cannot turn the API into a load generator against the authority.
+	UnknownKIDInterval time.Duration
+	// FetchTimeout bounds every network fetch: each discovery/JWKS attempt, and the total time a request may spend
+	// waiting for keys (default 2s).
+	FetchTimeout time.Duration
+	// HTTPClient is used for discovery and JWKS fetches (default: a client on http.DefaultTransport; deadlines come
+	// from contexts, not from the client).
+	HTTPClient *http.Client
+	// Logger receives key-loading and refresh failures (default slog.Default()).
+	Logger *slog.Logger
+	// Realm is sent as the realm parameter of WWW-Authenticate challenges; empty omits it.
+	Realm string
+}
+
+// asymmetricAlgorithms are the JWS algorithms a Validator may be configured with: only those verified with a public key.
+var asymmetricAlgorithms = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+	"EdDSA": true,
+}
+
+// withDefaults returns a copy of c with defaults filled in, or an error describing the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	u, err := url.Parse(c.Authority)
+	switch {
+	case c.Authority == "":
+		return c, errors.New("authority is required")
+	case err != nil:
+		return c, fmt.Errorf("authority: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return c, errors.New("authority must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Authority, "?") || strings.HasSuffix(c.Authority, "#"):
+		return c, errors.New("authority must not have a query or fragment")
+	}
+	if c.Audience == "" {
+		return c, errors.New("audience is required")
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{"RS256"}
+	}
+	c.Algorithms = append([]string(nil), c.Algorithms...)
+	for _, alg := range c.Algorithms {
+		if !asymmetricAlgorithms[alg] {
+			return c, fmt.Errorf("algorithm %q is not allowed (asymmetric JWS algorithms only; never none or HMAC)", alg)
+		}
+	}
+	if c.Leeway < 0 {
+		return c, errors.New("leeway must not be negative")
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"refresh interval", &c.RefreshInterval, DefaultRefreshInterval},
+		{"unknown kid interval", &c.UnknownKIDInterval, DefaultUnknownKIDInterval},
+		{"fetch timeout", &c.FetchTimeout, DefaultFetchTimeout},
+	} {
+		if *d.v < 0 {
+			return c, fmt.Errorf("%s must not be negative", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Realm != sanitizeParam(c.Realm) {
+		return c, errors.New("realm must be printable ASCII without quotes or backslashes")
+	}
+	return c, nil
+}

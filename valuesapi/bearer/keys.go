@@ -1,0 +1,170 @@
+package bearer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// Retry schedule while the authority is unreachable at start.
+const (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 5 * time.Second
+	// refreshLogEvery limits JWKS refresh failure logs; unknown-kid refreshes can fail once per UnknownKIDInterval.
+	refreshLogEvery = time.Minute
+)
+
+// keySet is everything that depends on the discovery document. It is published once, atomically, when the first
+// JWKS has loaded; until then the Validator is not ready.
+type keySet struct {
+	issuer  string
+	jwksURI string
+	keys    keyfunc.Keyfunc
+	parser  *jwt.Parser
+	// stop ends keyfunc's refresh goroutine; it runs until the context given to New is done.
+	stop context.CancelFunc
+}
+
+// loadLoop retries discovery and the first JWKS fetch with exponential backoff until it succeeds or ctx ends.
+func (v *Validator) loadLoop(ctx context.Context) {
+	delay := backoffMin
+	var lastLog time.Time
+	for attempt := 1; ; attempt++ {
+		// keyfunc starts its refresh goroutine before the first fetch and keeps it when that fetch fails, so each
+		// attempt runs under its own context, cancelled unless the attempt succeeds.
+		attemptCtx, cancel := context.WithCancel(ctx)
+		ks, err := v.loadKeys(attemptCtx)
+		if err != nil {
+			cancel()
+		} else {
+			ks.stop = cancel
+			v.keys.Store(ks)
+			v.log.Info("signing keys loaded", "issuer", ks.issuer, "jwks_uri", ks.jwksURI, "attempts", attempt)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Log every attempt while the delay still grows (a handful of lines), then once per minute.
+		if delay < backoffMax || time.Since(lastLog) >= refreshLogEvery {
+			v.log.Warn("signing keys not loaded, retrying", "authority", v.cfg.Authority, "attempt", attempt, "retry_in", delay, "error", err)
+			lastLog = time.Now()
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(delay*2, backoffMax)
+	}
+}
+
+// loadKeys makes one attempt: discovery, then the first JWKS fetch through keyfunc, which from then on refreshes the
+// set every RefreshInterval and on unknown kids.
+func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
+	dctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
+	d, err := fetchDiscovery(dctx, v.cfg.HTTPClient, v.cfg.Authority)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+
+	noErrorOnFirstFailure := false
+	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{d.JWKSURI}, keyfunc.Override{
+		Client:                    v.cfg.HTTPClient,
+		HTTPTimeout:               v.cfg.FetchTimeout,
+		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFailure,
+		RefreshInterval:           v.cfg.RefreshInterval,
+		RefreshUnknownKID:         rate.NewLimiter(rate.Every(v.cfg.UnknownKIDInterval), 1),
+		// Bounds both the wait for the limiter and the refresh itself (jwkset uses one context for both). A wait
+		// that would not end before the deadline fails at once, so a request never queues behind the limiter
+		// longer than FetchTimeout.
+		RateLimitWaitMax:        v.cfg.FetchTimeout,
+		RefreshErrorHandlerFunc: v.refreshFailed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading JWKS: %w", err)
+	}
+	all, err := kf.Storage().KeyReadAll(ctx)
+	if err == nil && len(all) == 0 {
+		err = errors.New("JWKS has no usable keys")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading JWKS: %w", err)
+	}
+	// Re-wrap the same storage to refuse keys marked for encryption; keys without "use" stay usable.
+	kf, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: kf.Storage(), UseWhitelist: []jwkset.USE{jwkset.UseSig, ""}})
+	if err != nil {
+		return nil, fmt.Errorf("loading JWKS: %w", err)
+	}
+	return &keySet{
+		issuer:  d.Issuer,
+		jwksURI: d.JWKSURI,
+		keys:    kf,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods(v.cfg.Algorithms),
+			jwt.WithIssuer(d.Issuer),
+			jwt.WithAudience(v.cfg.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(v.cfg.Leeway),
+			jwt.WithStrictDecoding(),
+		),
+	}, nil
+}
+
+// refreshFailed builds keyfunc's RefreshErrorHandler. keyfunc's default logs at ERROR on every failure; periodic
+// and unknown-kid refreshes during an authority outage would repeat that endlessly, so failures are summarised at
+// most once per refreshLogEvery.
+func (v *Validator) refreshFailed(jwksURI string) func(ctx context.Context, err error) {
+	return func(ctx context.Context, err error) {
+		if n, ok := v.refreshLog.allow(time.Now()); ok {
+			v.log.WarnContext(ctx, "JWKS refresh failed, keeping current keys", "jwks_uri", jwksURI, "error", err, "suppressed", n)
+		}
+	}
+}
+
+// keyFor returns the jwt.Keyfunc for one request. It enforces the header rules keyfunc does not (RFC 9068 typ,
+// kid present, no crit) and then looks the kid up in the JWKS only: jwk, jku, x5u and x5c headers are ignored,
+// so a token can never point us at a key of its choosing.
+func keyFor(ctx context.Context, ks *keySet) jwt.Keyfunc {
+	lookup := ks.keys.KeyfuncCtx(ctx)
+	return func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t.Header); err != nil {
+			return nil, err
+		}
+		key, err := lookup(t)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return nil, ErrKeysUnavailable.because(err)
+			}
+			return nil, errUnknownKey.because(err)
+		}
+		return key, nil
+	}
+}
+
+func checkHeader(h map[string]any) error {
+	typ, _ := h["typ"].(string)
+	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return errType
+	}
+	if kid, _ := h["kid"].(string); kid == "" {
+		return errNoKeyID
+	}
+	// RFC 7515 4.1.11: a recipient must reject a token whose crit lists an extension it does not implement; we
+	// implement none, so any crit (even a malformed one) is fatal.
+	if _, ok := h["crit"]; ok {
+		return errCritical
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package bearer_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenbearer/valuesapi/bearer"
+	"github.com/tokenbearer/valuesapi/bearer/bearertest"
+)
+
+const audience = "auth.web.api"
+
+func newValidator(t *testing.T, authority string, edit func(*bearer.Config)) *bearer.Validator {
+	t.Helper()
+	cfg := bearer.Config{
+		Authority:          authority,
+		Audience:           audience,
+		UnknownKIDInterval: 10 * time.Millisecond,
+		FetchTimeout:       time.Second,
+		Logger:             slog.New(slog.DiscardHandler),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := bearer.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return v
+}
+
+func waitReady(t *testing.T, v *bearer.Validator) {
+	t.Helper()
+	eventually(t, "validator ready", v.Ready)
+}
+
+// eventually polls cond for up to 10s; the bound only catches hangs, it is not a speed assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// validateWithin runs Validate and fails the test if it has not returned after bound.
+func validateWithin(t *testing.T, v *bearer.Validator, token string, bound time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Validate(context.Background(), token)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(bound):
+		t.Fatalf("Validate still running after %v", bound)
+		return nil
+	}
+}
+
+func TestValidateAcceptsAndReturnsClaims(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL+"/", nil) // a trailing slash on the configured authority is tolerated
+	waitReady(t, v)
+	if v.Issuer() != a.URL {
+		t.Errorf("Issuer: got %q, want %q", v.Issuer(), a.URL)
+	}
+	claims, err := v.Validate(context.Background(), a.Token(t, audience, "openid auth.web.api"))
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if claims.ClientID != "ApiClient" || claims.Subject != "ApiClient" || !claims.HasScope("auth.web.api") || claims.HasScope("auth") {
+		t.Errorf("claims: got %+v", claims)
+	}
+}
+
+// TestUnknownKIDRefresh: a key rotated into the JWKS after start is picked up by the unknown-kid refresh, and
+// that refresh is rate-limited.
+func TestUnknownKIDRefresh(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	newKey := bearertest.Keys(t)[1]
+	hdr := map[string]any{"alg": "RS256", "kid": "key-2", "typ": "at+jwt"}
+	rotated := bearertest.Sign(t, newKey, hdr, a.Claims(audience, audience))
+
+	before := a.JWKSFetches()
+	if _, err := v.Validate(context.Background(), rotated); !isDescription(err, "unknown signing key") {
+		t.Fatalf("before rotation: got %v, want unknown signing key", err)
+	}
+	if a.JWKSFetches() == before {
+		t.Error("unknown kid did not trigger a JWKS refresh")
+	}
+
+	a.AddKey("key-2", &newKey.PublicKey)
+	if _, err := v.Validate(context.Background(), rotated); err != nil {
+		t.Fatalf("after rotation: got %v, want accepted", err)
+	}
+}
+
+func TestUnknownKIDRefreshIsRateLimited(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, func(c *bearer.Config) { c.UnknownKIDInterval = time.Hour })
+	waitReady(t, v)
+	forged := func(kid string) string {
+		return bearertest.Sign(t, bearertest.Keys(t)[2], map[string]any{"alg": "RS256", "kid": kid, "typ": "at+jwt"}, a.Claims(audience, audience))
+	}
+	start := a.JWKSFetches()
+	for _, kid := range []string{"forged-1", "forged-2", "forged-3", "forged-4"} {
+		if err := validateWithin(t, v, forged(kid), 5*time.Second); !isDescription(err, "unknown signing key") {
+			t.Fatalf("kid %s: got %v, want unknown signing key", kid, err)
+		}
+	}
+	if got := a.JWKSFetches() - start; got != 1 {
+		t.Errorf("JWKS fetches for 4 unknown kids within one window: got %d, want 1", got)
+	}
+}
+
+// TestAuthorityDownAtStart: New returns at once, tokens are refused promptly while the authority is down, and the
+// same Validator accepts them once it is up.
+func TestAuthorityDownAtStart(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	a.Down(true)
+	v := newValidator(t, a.URL, nil)
+	token := a.Token(t, audience, audience)
+	if err := validateWithin(t, v, token, 5*time.Second); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Fatalf("while down: got %v, want %v", err, bearer.ErrKeysUnavailable)
+	}
+	if v.Ready() {
+		t.Fatal("ready while the authority is down")
+	}
+	eventually(t, "discovery retried", func() bool { return a.DiscoveryFetches() >= 2 })
+	a.Down(false)
+	waitReady(t, v)
+	if _, err := v.Validate(context.Background(), token); err != nil {
+		t.Fatalf("after the authority came up: %v", err)
+	}
+}
+
+// TestAuthorityRefusingConnections covers a dead host rather than an erroring one.
+func TestAuthorityRefusingConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	v := newValidator(t, "http://"+addr, nil)
+	if err := validateWithin(t, v, "a.b.c", 5*time.Second); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want %v", err, bearer.ErrKeysUnavailable)
+	}
+}
+
+func TestDiscoveryIssuerMismatchIsNotReady(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	a.SetIssuer("http://impostor.example")
+	v := newValidator(t, a.URL, nil)
+	eventually(t, "discovery retried", func() bool { return a.DiscoveryFetches() >= 2 })
+	if v.Ready() {
+		t.Fatal("ready although the discovery issuer does not match the authority")
+	}
+	if a.JWKSFetches() != 0 {
+		t.Errorf("JWKS fetched %d times from a mismatched discovery document, want 0", a.JWKSFetches())
+	}
+	if _, err := v.Validate(context.Background(), a.Token(t, audience, audience)); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Errorf("got %v, want %v", err, bearer.ErrKeysUnavailable)
+	}
+}
+
+// TestStalledJWKSDoesNotHang: when the authority stops answering, a request whose kid forces a refresh comes back
+// with 401 after FetchTimeout instead of hanging.
+func TestStalledJWKSDoesNotHang(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	const timeout = 200 * time.Millisecond
+	v := newValidator(t, a.URL, func(c *bearer.Config) { c.FetchTimeout = timeout })
+	waitReady(t, v)
+	a.Stall(true)
+	token := bearertest.Sign(t, a.Key, map[string]any{"alg": "RS256", "kid": "rotated", "typ": "at+jwt"}, a.Claims(audience, audience))
+	if err := validateWithin(t, v, token, 5*timeout); !isDescription(err, "unknown signing key") {
+		t.Fatalf("got %v, want unknown signing key", err)
+	}
+	// Known keys keep working from the cache while the authority stalls.
+	if _, err := v.Validate(context.Background(), a.Token(t, audience, audience)); err != nil {
+		t.Errorf("known kid during stall: %v", err)
+	}
+}
+
+func TestStalledDiscoveryAtStart(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	a.Stall(true) // JWKS hangs: discovery works, first key load never completes
+	v := newValidator(t, a.URL, func(c *bearer.Config) { c.FetchTimeout = 100 * time.Millisecond })
+	if err := validateWithin(t, v, a.Token(t, audience, audience), time.Second); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want %v", err, bearer.ErrKeysUnavailable)
+	}
+	a.Stall(false)
+	waitReady(t, v)
+}
+
+// TestKeyURLHeadersAreNeverFetched: jku, x5u and jwk in a token header must not lead us to a key of the token's
+// choosing.
+func TestKeyURLHeadersAreNeverFetched(t *testing.T) {
+	var hits atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"keys":[]}`))
+	}))
+	t.Cleanup(evil.Close)
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	attacker := bearertest.Keys(t)[2]
+	hdr := map[string]any{
+		"alg": "RS256", "kid": "attacker", "typ": "at+jwt",
+		"jku": evil.URL + "/jwks", "x5u": evil.URL + "/cert",
+		"jwk": map[string]any{"kty": "RSA", "kid": "attacker", "n": "AQAB", "e": "AQAB"},
+	}
+	token := bearertest.Sign(t, attacker, hdr, a.Claims(audience, audience))
+	if _, err := v.Validate(context.Background(), token); !isDescription(err, "unknown signing key") {
+		t.Errorf("got %v, want unknown signing key", err)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("attacker server was contacted %d times", hits.Load())
+	}
+}
+
+func TestValidateBeforeParsing(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	// A validly signed token past the cap is refused by size, before any parsing.
+	claims := a.Claims(audience, audience)
+	claims["pad"] = string(make([]byte, 9000))
+	big := bearertest.Sign(t, a.Key, a.Header(), claims)
+	if _, err := v.Validate(context.Background(), big); !isDescription(err, "token too large") {
+		t.Errorf("oversized token: got %v, want token too large", err)
+	}
+	if _, err := v.Validate(context.Background(), ""); !isDescription(err, "malformed token") {
+		t.Errorf("empty token: got %v, want malformed token", err)
+	}
+}
+
+func isDescription(err error, description string) bool {
+	var e *bearer.Error
+	return errors.As(err, &e) && e.Description == description
+}

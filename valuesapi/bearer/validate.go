@@ -1,0 +1,89 @@
+package bearer
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxTokenBytes caps the token we are willing to parse; an RS256 access token is well under 2 KiB.
+const maxTokenBytes = 8 << 10
+
+// Claims are the RFC 9068 access-token claims a Validator returns.
+type Claims struct {
+	jwt.RegisteredClaims
+	ClientID string `json:"client_id,omitempty"`
+	// Scope is the space-delimited scope string (RFC 9068 2.2.3, RFC 6749 3.3).
+	Scope string `json:"scope,omitempty"`
+}
+
+// Scopes splits Scope on spaces.
+func (c *Claims) Scopes() []string {
+	return strings.FieldsFunc(c.Scope, func(r rune) bool { return r == ' ' })
+}
+
+// HasScope reports whether scope is one of the token's scopes (exact, case-sensitive match).
+func (c *Claims) HasScope(scope string) bool {
+	return slices.Contains(c.Scopes(), scope)
+}
+
+// Validate checks a raw access token and returns its claims. It never blocks longer than FetchTimeout: before the
+// keys are loaded it fails at once with ErrKeysUnavailable, and an unknown kid triggers at most one rate-limited
+// JWKS refresh bounded by the same timeout. Errors are *Error values; scope is not checked here.
+func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
+	if raw == "" {
+		return nil, errMalformedToken
+	}
+	if len(raw) > maxTokenBytes {
+		return nil, errTokenTooLarge
+	}
+	ks := v.keys.Load()
+	if ks == nil {
+		return nil, ErrKeysUnavailable
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
+	defer cancel()
+	claims := &Claims{}
+	token, err := ks.parser.ParseWithClaims(raw, claims, keyFor(ctx, ks))
+	if err != nil {
+		return nil, v.classify(token, err)
+	}
+	return claims, nil
+}
+
+// classify maps a golang-jwt error to the fixed client-facing description, keeping the original as the cause.
+func (v *Validator) classify(token *jwt.Token, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	algAllowed := token != nil && token.Method != nil && slices.Contains(v.cfg.Algorithms, token.Method.Alg())
+	var out *Error
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		out = errMalformedToken
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenSignatureInvalid) && !algAllowed:
+		// Unknown or missing alg, or one outside the allow-list (this is how alg=none and HS256 end).
+		out = errAlgorithm
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		out = errSignature
+	case errors.Is(err, jwt.ErrTokenExpired):
+		out = errExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		out = errNotYetValid
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		out = errIssuedInFuture
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		out = errIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		out = errAudience
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		out = errMissingClaim
+	default:
+		out = errClaims
+	}
+	return out.because(err)
+}
