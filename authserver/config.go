@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tokenbearer/authserver/internal/throttle"
 )
 
 // config is the effective server configuration.
@@ -20,6 +23,9 @@ type config struct {
 	KeyFile         string
 	TokenLifetime   time.Duration
 	ShutdownTimeout time.Duration
+	// Budgets of failed client authentications (brute-force protection).
+	FailuresPerClient throttle.Limit
+	FailuresPerAddr   throttle.Limit
 }
 
 // parseConfig reads flags from args and, for every flag not given, its
@@ -38,12 +44,28 @@ func parseConfig(cmd string, args []string, getenv func(string) string, output i
 		env[name] = envName
 		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
 	}
+	float := func(p *float64, name, envName string, def float64, usage string) {
+		env[name] = envName
+		fs.Float64Var(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
+	}
+	num := func(p *int, name, envName string, def int, usage string) {
+		env[name] = envName
+		fs.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
+	}
 	str(&cfg.Addr, "addr", "AUTHSERVER_ADDR", ":44364", "listen address")
 	str(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", "http://localhost:44364", "issuer URL put in tokens and discovery; never taken from the Host header")
 	str(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML file of clients and API resources; empty uses the embedded demo client")
 	str(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "RSA private JWK used to sign tokens; created on first start")
 	dur(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
 	dur(&cfg.ShutdownTimeout, "shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests on shutdown")
+	float(&cfg.FailuresPerClient.PerMinute, "auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", 10,
+		"failed client authentications allowed per minute for one client_id, once its burst is spent")
+	num(&cfg.FailuresPerClient.Burst, "auth-failure-burst-per-client", "AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT", 10,
+		"failed client authentications allowed at once for one client_id")
+	float(&cfg.FailuresPerAddr.PerMinute, "auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", 30,
+		"failed client authentications allowed per minute from one remote address (IPv6: one /64), once its burst is spent")
+	num(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
+		"failed client authentications allowed at once from one remote address")
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag can also be set by its environment variable; the flag wins.\n\n", cmd)
 		fs.PrintDefaults()
@@ -96,6 +118,17 @@ func (c *config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown-timeout: must be positive"))
 	}
+	for _, l := range []struct {
+		name  string
+		limit throttle.Limit
+	}{{"per-client", c.FailuresPerClient}, {"per-addr", c.FailuresPerAddr}} {
+		if !(l.limit.PerMinute > 0) || math.IsInf(l.limit.PerMinute, 0) {
+			errs = append(errs, fmt.Errorf("auth-failure-rate-%s: %v must be a positive number", l.name, l.limit.PerMinute))
+		}
+		if l.limit.Burst < 1 {
+			errs = append(errs, fmt.Errorf("auth-failure-burst-%s: %d must be at least 1", l.name, l.limit.Burst))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -135,5 +168,9 @@ func (c config) logAttrs() []any {
 		slog.String("key_file", c.KeyFile),
 		slog.Duration("token_lifetime", c.TokenLifetime),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Float64("auth_failure_rate_per_client", c.FailuresPerClient.PerMinute),
+		slog.Int("auth_failure_burst_per_client", c.FailuresPerClient.Burst),
+		slog.Float64("auth_failure_rate_per_addr", c.FailuresPerAddr.PerMinute),
+		slog.Int("auth_failure_burst_per_addr", c.FailuresPerAddr.Burst),
 	}
 }

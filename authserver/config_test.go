@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenbearer/authserver/internal/throttle"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -21,6 +23,8 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := config{
 		Addr: ":44364", Issuer: "http://localhost:44364", ConfigPath: "", KeyFile: "tempkey.jwk",
 		TokenLifetime: time.Hour, ShutdownTimeout: 10 * time.Second,
+		FailuresPerClient: throttle.Limit{PerMinute: 10, Burst: 10},
+		FailuresPerAddr:   throttle.Limit{PerMinute: 30, Burst: 30},
 	}
 	if cfg != want {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
@@ -35,7 +39,13 @@ func TestParseConfigPrecedence(t *testing.T) {
 		"AUTHSERVER_KEY_FILE":         "env.jwk",
 		"AUTHSERVER_TOKEN_LIFETIME":   "5m",
 		"AUTHSERVER_SHUTDOWN_TIMEOUT": "3s",
+
+		"AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT":  "0.5",
+		"AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT": "2",
+		"AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR":    "7",
+		"AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR":   "8",
 	}
+	envClient, envAddr := throttle.Limit{PerMinute: 0.5, Burst: 2}, throttle.Limit{PerMinute: 7, Burst: 8}
 	tests := []struct {
 		name string
 		args []string
@@ -43,17 +53,21 @@ func TestParseConfigPrecedence(t *testing.T) {
 	}{
 		{
 			name: "env only",
-			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 5 * time.Minute, ShutdownTimeout: 3 * time.Second},
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 5 * time.Minute, ShutdownTimeout: 3 * time.Second,
+				FailuresPerClient: envClient, FailuresPerAddr: envAddr},
 		},
 		{
 			name: "flags win over env",
-			args: []string{"--addr", "127.0.0.1:2", "--issuer=https://flag.example/", "--config", "flag.yaml", "--key-file", "flag.jwk", "--token-lifetime", "30s", "--shutdown-timeout", "1s"},
-			want: config{Addr: "127.0.0.1:2", Issuer: "https://flag.example", ConfigPath: "flag.yaml", KeyFile: "flag.jwk", TokenLifetime: 30 * time.Second, ShutdownTimeout: time.Second},
+			args: []string{"--addr", "127.0.0.1:2", "--issuer=https://flag.example/", "--config", "flag.yaml", "--key-file", "flag.jwk", "--token-lifetime", "30s", "--shutdown-timeout", "1s",
+				"--auth-failure-rate-per-client", "1", "--auth-failure-burst-per-client", "3", "--auth-failure-rate-per-addr", "60", "--auth-failure-burst-per-addr", "100"},
+			want: config{Addr: "127.0.0.1:2", Issuer: "https://flag.example", ConfigPath: "flag.yaml", KeyFile: "flag.jwk", TokenLifetime: 30 * time.Second, ShutdownTimeout: time.Second,
+				FailuresPerClient: throttle.Limit{PerMinute: 1, Burst: 3}, FailuresPerAddr: throttle.Limit{PerMinute: 60, Burst: 100}},
 		},
 		{
 			name: "one flag, rest from env",
 			args: []string{"-token-lifetime", "2h"},
-			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 2 * time.Hour, ShutdownTimeout: 3 * time.Second},
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 2 * time.Hour, ShutdownTimeout: 3 * time.Second,
+				FailuresPerClient: envClient, FailuresPerAddr: envAddr},
 		},
 	}
 	for _, tt := range tests {
@@ -92,6 +106,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fractional lifetime", []string{"--token-lifetime", "1500ms"}, nil, "whole number of seconds"},
 		{"zero shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, "shutdown-timeout"},
 		{"empty key file", []string{"--key-file", ""}, nil, "key-file"},
+		{"zero client failure rate", []string{"--auth-failure-rate-per-client", "0"}, nil, "auth-failure-rate-per-client"},
+		{"negative addr failure rate", []string{"--auth-failure-rate-per-addr", "-1"}, nil, "auth-failure-rate-per-addr"},
+		{"NaN failure rate", nil, map[string]string{"AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR": "NaN"}, "auth-failure-rate-per-addr"},
+		{"infinite failure rate", []string{"--auth-failure-rate-per-client", "+Inf"}, nil, "auth-failure-rate-per-client"},
+		{"zero client burst", []string{"--auth-failure-burst-per-client", "0"}, nil, "auth-failure-burst-per-client"},
+		{"bad env burst names the variable", nil, map[string]string{"AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR": "many"}, "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +150,10 @@ func TestHelpListsFlagsWithEnvAndDefaults(t *testing.T) {
 		"-key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk",
 		"-token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", "1h0m0s",
 		"-shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", "10s",
+		"-auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", "(default 10)",
+		"-auth-failure-burst-per-client", "AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT",
+		"-auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", "(default 30)",
+		"-auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())

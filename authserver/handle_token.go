@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -30,7 +31,8 @@ type tokenError struct {
 	status      int
 	code        string
 	description string
-	basic       bool // the client tried the Authorization header
+	basic       bool          // the client tried the Authorization header
+	retryAfter  time.Duration // for 429
 }
 
 func invalidRequest(description string) *tokenError {
@@ -43,6 +45,21 @@ func invalidClient(basic bool) *tokenError {
 	return &tokenError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: basic}
 }
 
+// tooManyFailures answers a caller whose failed authentications used up the
+// budget of its client_id or address.
+//
+// RFC 6749 defines no error code for this. invalid_client would be wrong: it
+// makes clients think their secret is bad (and 401 demands
+// WWW-Authenticate); temporarily_unavailable belongs to the authorization
+// endpoint and means an overloaded server; slow_down is RFC 8628 device
+// polling. So the answer is 429 with Retry-After (RFC 6585 4) in the RFC
+// 6749 5.2 JSON shape, with the code "too_many_requests" as Auth0 uses it,
+// which generic OAuth clients surface as an ordinary token error.
+func tooManyFailures(wait time.Duration) *tokenError {
+	return &tokenError{status: http.StatusTooManyRequests, code: "too_many_requests",
+		description: "too many failed client authentications; retry later", retryAfter: wait}
+}
+
 // credentials are the client id and secret presented by either method.
 type credentials struct {
 	id, secret string
@@ -53,7 +70,7 @@ type credentials struct {
 // credentials grant. Checks run in this order: request syntax
 // (invalid_request), client authentication (invalid_client), grant type
 // (unsupported_grant_type, unauthorized_client), scope (invalid_scope).
-func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoken.Minter) gin.HandlerFunc {
+func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoken.Minter, limiter *authThrottle) gin.HandlerFunc {
 	type response struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
@@ -68,16 +85,36 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 	}
 	expiresIn := int64(minter.Lifetime / time.Second)
 
-	authenticate := func(cred credentials) (registry.Client, *tokenError) {
-		if cred.id == "" || cred.secret == "" {
-			return registry.Client{}, invalidClient(cred.basic)
+	// authenticate runs inside the failure budget of the caller's address
+	// and client_id. Over-long ids and secrets, control characters and
+	// invalid UTF-8 fail like a wrong secret, and only the address pays.
+	authenticate := func(remoteAddr string, cred credentials) (registry.Client, *tokenError) {
+		budgetID := ""
+		if registry.ValidCredential(cred.id) {
+			budgetID = cred.id
 		}
 		client, known := reg.Client(cred.id)
+		end, wait := limiter.begin(remoteAddr, budgetID)
+		if end == nil {
+			// Only a registered id is logged: an unknown one may be a
+			// secret pasted into the wrong field.
+			loggedID := "(unregistered)"
+			if known {
+				loggedID = client.ID
+			}
+			logger.Warn("client authentication throttled", "remote", addrKey(remoteAddr), "client_id", loggedID)
+			return registry.Client{}, tooManyFailures(wait)
+		}
 		hashes := []secret.Hash{dummy}
 		if known {
 			hashes = client.Secrets
 		}
-		if !secret.MatchesAny(hashes, cred.secret) || !known {
+		// The hash is computed for unknown ids too; only the plausibility
+		// check, which depends on the input alone, skips it.
+		matched := budgetID != "" && registry.ValidCredential(cred.secret) && secret.MatchesAny(hashes, cred.secret)
+		ok := matched && known
+		end(!ok)
+		if !ok {
 			return registry.Client{}, invalidClient(cred.basic)
 		}
 		return client, nil
@@ -100,7 +137,7 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if terr != nil {
 			return response{}, terr
 		}
-		client, terr := authenticate(cred)
+		client, terr := authenticate(r.RemoteAddr, cred)
 		if terr != nil {
 			return response{}, terr
 		}
@@ -128,8 +165,11 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		c.Header("Pragma", "no-cache")
 		resp, terr := issue(c.Writer, c.Request)
 		if terr != nil {
-			if terr.basic {
+			if terr.basic && terr.status == http.StatusUnauthorized {
 				c.Header("WWW-Authenticate", basicRealm)
+			}
+			if terr.retryAfter > 0 {
+				c.Header("Retry-After", strconv.Itoa(int(math.Ceil(terr.retryAfter.Seconds()))))
 			}
 			c.JSON(terr.status, errorBody{Error: terr.code, Description: terr.description})
 			return
@@ -186,7 +226,8 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenErr
 	}
 	id, sec, ok := parseBasic(authz[0])
 	if !ok {
-		return credentials{}, invalidClient(true)
+		// Fails authentication like any other bad credentials.
+		return credentials{basic: true}, nil
 	}
 	// A client may name itself in the body too (RFC 6749 3.2.1), but not as
 	// someone else.

@@ -26,6 +26,7 @@ type tokenRequest struct {
 	body        string
 	basic       *[2]string // id, secret: form-urlencoded then base64 (RFC 6749 2.3.1)
 	authz       []string   // raw Authorization header values
+	header      map[string]string
 }
 
 func basicHeader(id, secret string) string {
@@ -58,6 +59,9 @@ func (s *testServer) token(t *testing.T, tr tokenRequest) (*http.Response, []byt
 	}
 	for _, v := range tr.authz {
 		req.Header.Add("Authorization", v)
+	}
+	for k, v := range tr.header {
+		req.Header.Set(k, v)
 	}
 	resp, err := s.Client().Do(req)
 	if err != nil {
@@ -329,11 +333,21 @@ func TestInvalidClientIsIndistinguishable(t *testing.T) {
 			{body: good + "&client_id=nobody&client_secret=secret"},
 			{body: good + "&client_id=ApiClient&client_secret=wrong"},
 			{body: good},
+			{body: good + "&client_id=" + strings.Repeat("a", 101) + "&client_secret=secret"},
+			{body: good + "&client_id=Api%00Client&client_secret=secret"},
+			{body: good + "&client_id=%FF&client_secret=secret"},
+			{body: good + "&client_id=ApiClient&client_secret=" + strings.Repeat("s", 101)},
 		},
 		"basic": {
 			{basic: &[2]string{"nobody", "secret"}, body: good},
 			{basic: &[2]string{"ApiClient", "wrong"}, body: good},
 			{authz: []string{"Basic"}, body: good},
+			{authz: []string{"Basic !!!"}, body: good},
+			{authz: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("ApiClient"))}, body: good},
+			{authz: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("ApiClient:%zz"))}, body: good},
+			{authz: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("\xff:secret"))}, body: good},
+			{basic: &[2]string{strings.Repeat("a", 101), "secret"}, body: good},
+			{basic: &[2]string{"ApiClient", "secret\x00"}, body: good},
 		},
 	}
 	var first []byte

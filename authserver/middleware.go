@@ -12,7 +12,8 @@ import (
 )
 
 // logRequests logs one line per request. It never logs headers or the query
-// string, which may carry credentials.
+// string, which may carry credentials. remote is the TCP peer: NewServer
+// trusts no forwarding header.
 func logRequests(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -22,6 +23,7 @@ func logRequests(logger *slog.Logger) gin.HandlerFunc {
 			"path", c.Request.URL.Path,
 			"status", c.Writer.Status(),
 			"duration", time.Since(start),
+			"remote", c.ClientIP(),
 		)
 	}
 }

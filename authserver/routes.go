@@ -17,7 +17,7 @@ const (
 	pathToken               = "/connect/token"
 )
 
-func addRoutes(r *gin.Engine, logger *slog.Logger, issuer string, reg *registry.Registry, keys *keystore.Store, minter *accesstoken.Minter) {
+func addRoutes(r *gin.Engine, logger *slog.Logger, issuer string, reg *registry.Registry, keys *keystore.Store, minter *accesstoken.Minter, limiter *authThrottle) {
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(keys))
 
@@ -27,8 +27,11 @@ func addRoutes(r *gin.Engine, logger *slog.Logger, issuer string, reg *registry.
 	r.GET(pathJWKS, handleJWKS(keys))
 
 	// Every method reaches the handler so that non-POST gets the OAuth JSON
-	// error and the no-store headers.
-	r.Any(pathToken, handleToken(logger, reg, minter))
+	// error and the no-store headers: the common ones through Any, any other
+	// (PROPFIND, ...) through NoMethod.
+	token := handleToken(logger, reg, minter, limiter)
+	r.Any(pathToken, token)
 
+	r.NoMethod(handleMethodNotAllowed(pathToken, token))
 	r.NoRoute(handleNotFound())
 }

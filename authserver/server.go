@@ -13,15 +13,24 @@ import (
 
 // NewServer returns the authorization server's HTTP handler. issuer must
 // already be normalized (no trailing slash).
-func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, reg *registry.Registry, keys *keystore.Store) http.Handler {
+func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, reg *registry.Registry, keys *keystore.Store, limiter *authThrottle) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Paths are exact; a redirect of a POST to /connect/token/ helps nobody.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	// A method a path lacks gets 405 (see NoMethod in routes.go), not 404.
+	r.HandleMethodNotAllowed = true
+	// The client IP is the TCP peer. X-Forwarded-For and friends are set by
+	// whoever sends the request, so no proxy is trusted, not even over a
+	// unix socket, which gin otherwise trusts.
+	r.ForwardedByClientIP = false
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // cannot fail for nil
+	}
 	// The request logger is outermost so it sees the 500 written by recovery.
 	r.Use(logRequests(logger), recoverJSON(logger))
 	minter := &accesstoken.Minter{Issuer: issuer, Lifetime: tokenLifetime, Keys: keys}
-	addRoutes(r, logger, issuer, reg, keys, minter)
+	addRoutes(r, logger, issuer, reg, keys, minter, limiter)
 	return r
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/registry"
 	"github.com/tokenbearer/authserver/internal/secret"
+	"github.com/tokenbearer/authserver/internal/throttle"
 )
 
 // Clients of the test configuration, with their plain secrets.
@@ -64,7 +65,7 @@ var sharedKey = sync.OnceValues(func() (keystore.Key, error) {
 
 // testKeys returns a store with one active RS256 key, shared across tests
 // because generating RSA keys is slow.
-func testKeys(t *testing.T) *keystore.Store {
+func testKeys(t testing.TB) *keystore.Store {
 	t.Helper()
 	k, err := sharedKey()
 	if err != nil {
@@ -105,19 +106,32 @@ type testServer struct {
 	logs   *syncBuffer
 }
 
+// lenient is a failure budget that tests about other things never exhaust.
+var lenient = throttle.Limit{PerMinute: 1e6, Burst: 1e6}
+
 // newTestServer starts the server first and then builds the handler with
 // the server's real URL as issuer.
 func newTestServer(t *testing.T, keys *keystore.Store) *testServer {
+	t.Helper()
+	return newTestServerWith(t, keys, newAuthThrottle(lenient, lenient, time.Now))
+}
+
+// newTestServerWith is newTestServer with the given failure budgets, served
+// by the http.Server that serve uses, with its timeouts and header limit.
+func newTestServerWith(t *testing.T, keys *keystore.Store, limiter *authThrottle) *testServer {
 	t.Helper()
 	reg, err := registry.Parse([]byte(testConfigYAML))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
 	var handler http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
 	logs := &syncBuffer{}
-	handler = NewServer(slog.New(slog.NewTextHandler(logs, nil)), srv.URL, time.Hour, reg, keys)
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }), logger)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	handler = NewServer(logger, srv.URL, time.Hour, reg, keys, limiter)
 	return &testServer{Server: srv, issuer: srv.URL, keys: keys, logs: logs}
 }
 
@@ -186,5 +200,21 @@ func TestUnknownPathIsJSON404(t *testing.T) {
 		if m := decodeJSON(t, body); m["error"] != "not_found" {
 			t.Errorf("GET %s body = %s", path, body)
 		}
+	}
+}
+
+func TestWrongMethodIsJSON405(t *testing.T) {
+	srv := newTestServer(t, testKeys(t))
+	resp, err := srv.Client().Post(srv.URL+"/healthz", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("POST /healthz: %d, Allow %q; want 405, GET", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	if m := decodeJSON(t, body); m["error"] != "method_not_allowed" {
+		t.Errorf("POST /healthz body = %s", body)
 	}
 }

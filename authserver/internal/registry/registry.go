@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tokenbearer/authserver/internal/secret"
 	"go.yaml.in/yaml/v3"
@@ -148,6 +151,8 @@ func build(f file) (*Registry, error) {
 		switch {
 		case cf.ClientID == "":
 			fail("clients[%d]: empty clientId", i)
+		case !ValidCredential(cf.ClientID):
+			fail("%s: clientId must be at most %d bytes of UTF-8 without control characters", where, MaxCredentialBytes)
 		case clients[cf.ClientID].ID != "":
 			fail("%s: duplicate clientId", where)
 		}
@@ -217,6 +222,16 @@ func ValidScopeToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxCredentialBytes bounds client ids and presented secrets, as
+// IdentityServer's InputLengthRestrictions do.
+const MaxCredentialBytes = 100
+
+// ValidCredential reports whether s can be a client id or a client secret:
+// 1 to MaxCredentialBytes bytes of UTF-8 without control characters.
+func ValidCredential(s string) bool {
+	return s != "" && len(s) <= MaxCredentialBytes && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 func hasDuplicate(list []string) bool {

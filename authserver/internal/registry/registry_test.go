@@ -98,6 +98,8 @@ func TestParseErrors(t *testing.T) {
 		{"scope with space", "apiResources:\n  - name: api\n    scopes: [\"a b\"]\nclients: []\n", []string{"not allowed by RFC 6749"}},
 		{"duplicate client", client(okClient) + "  - clientId: c\n" + okClient, []string{"clients[1] \"c\": duplicate clientId"}},
 		{"empty client id", resources + "clients:\n  - clientId: \"\"\n" + okClient, []string{"clients[0]: empty clientId"}},
+		{"client id over 100 bytes", resources + "clients:\n  - clientId: " + strings.Repeat("x", 101) + "\n" + okClient, []string{"clientId must be at most 100 bytes"}},
+		{"client id with a control character", resources + "clients:\n  - clientId: \"a\\tb\"\n" + okClient, []string{"without control characters"}},
 		{"no secrets", client("    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"no clientSecrets"}},
 		{"plain secret", client("    clientSecrets: [secret]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", `must start with "sha256:"`}},
 		{"truncated hash", client("    clientSecrets: [\"sha256:K7gNU3sdo+OL0wNh\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", "want 32"}},
@@ -161,6 +163,18 @@ func TestValidScopeToken(t *testing.T) {
 	} {
 		if got := ValidScopeToken(s); got != want {
 			t.Errorf("ValidScopeToken(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestValidCredential(t *testing.T) {
+	for s, want := range map[string]bool{
+		"ApiClient": true, "odd id:é+ %&=?": true, strings.Repeat("x", 100): true,
+		"": false, strings.Repeat("x", 101): false, "a\x00b": false, "a\tb": false, "a\x7fb": false,
+		"a\u0085b": false, "\xff": false, "a\xc3": false,
+	} {
+		if got := ValidCredential(s); got != want {
+			t.Errorf("ValidCredential(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
