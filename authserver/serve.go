@@ -57,6 +57,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
 	srv := newHTTPServer(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter), logger)
+	var conns connCounter
+	srv.ConnState = conns.track
 	logger.Info("listening", "addr", ln.Addr().String())
 
 	served := make(chan error, 1)
@@ -70,11 +72,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	// srv.Shutdown alone drops a request whose header is still arriving when it starts (net/http hangs up on
+	// any request read after shutdown began). So stop accepting, turn keep-alives off, let every open
+	// connection finish its request and close, and only then Shutdown.
+	srv.SetKeepAlivesEnabled(false)
+	_ = ln.Close()
+	if err := <-served; !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	if err := conns.drain(shutdownCtx, func() { srv.SetKeepAlivesEnabled(false) }); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
 	}
 	logger.Info("stopped")
 	return nil

@@ -14,27 +14,45 @@ import (
 // TestGracefulShutdown: SIGTERM while a request is half sent; the request still gets its full answer and the
 // process exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	sys := startSystem(t)
-	token := fetchToken(t, sys.auth.url)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}.Encode()
+	tokenRequest := "POST /connect/token HTTP/1.1\r\nHost: authserver\r\nConnection: close\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n" + form
+	cut := strings.Index(tokenRequest, "Content-Type")
 
-	t.Run("valuesapi", func(t *testing.T) {
-		first := "GET /api/values HTTP/1.1\r\nHost: valuesapi\r\n"
-		rest := "Authorization: Bearer " + token + "\r\nConnection: close\r\n\r\n"
-		resp := sendAcrossSignal(t, sys.api, first, rest)
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("got %d for a request in flight at SIGTERM, want 200", resp.StatusCode)
-		}
-	})
-	t.Run("authserver", func(t *testing.T) {
-		body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}.Encode()
-		half := len(body) / 2
-		first := "POST /connect/token HTTP/1.1\r\nHost: authserver\r\nConnection: close\r\n" +
-			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:half]
-		resp := sendAcrossSignal(t, sys.auth, first, body[half:])
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("got %d for a token request in flight at SIGTERM, want 200", resp.StatusCode)
-		}
-	})
+	tests := []struct {
+		name        string
+		target      func(*system) *service
+		first, rest func(token string) string
+	}{
+		{
+			name:   "valuesapi, header half sent",
+			target: func(sys *system) *service { return sys.api },
+			first:  func(string) string { return "GET /api/values HTTP/1.1\r\nHost: valuesapi\r\n" },
+			rest:   func(token string) string { return "Authorization: Bearer " + token + "\r\nConnection: close\r\n\r\n" },
+		},
+		{
+			name:   "authserver, header half sent",
+			target: func(sys *system) *service { return sys.auth },
+			first:  func(string) string { return tokenRequest[:cut] },
+			rest:   func(string) string { return tokenRequest[cut:] },
+		},
+		{
+			name:   "authserver, body half sent",
+			target: func(sys *system) *service { return sys.auth },
+			first:  func(string) string { return tokenRequest[:len(tokenRequest)-len(form)/2] },
+			rest:   func(string) string { return tokenRequest[len(tokenRequest)-len(form)/2:] },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := startSystem(t)
+			token := fetchToken(t, sys.auth.url)
+			resp := sendAcrossSignal(t, tt.target(sys), tt.first(token), tt.rest(token))
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("got %d for a request in flight at SIGTERM, want 200", resp.StatusCode)
+			}
+		})
+	}
 }
 
 // sendAcrossSignal writes the first part of a request, sends SIGTERM to the service, writes the rest, and
