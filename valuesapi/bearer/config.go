@@ -39,7 +39,7 @@ type Config struct {
 	// waiting for keys (default 2s).
 	FetchTimeout time.Duration
 	// HTTPClient is used for discovery and JWKS fetches (default: a client on http.DefaultTransport; deadlines come
-	// from contexts, not from the client).
+	// from contexts, not from the client). New uses a copy whose response bodies are capped at 1 MiB.
 	HTTPClient *http.Client
 	// Logger receives key-loading and refresh failures (default slog.Default()).
 	Logger *slog.Logger
@@ -102,6 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
+	c.HTTPClient = limitResponses(c.HTTPClient, maxResponseBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

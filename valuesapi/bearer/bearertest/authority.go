@@ -1,6 +1,6 @@
 // Package bearertest is a fake authorization server for tests of code that uses package bearer: a discovery
-// document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, SetIssuer,
-// AddKey) let tests play the authority's failure modes.
+// document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, PadJWKS,
+// SetIssuer, AddKey) let tests play the authority's failure modes.
 package bearertest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,7 @@ type Authority struct {
 
 	down        atomic.Bool
 	stall       atomic.Bool
+	padding     atomic.Int64
 	release     chan struct{}
 	discoveries atomic.Int64
 	jwksFetches atomic.Int64
@@ -89,7 +91,11 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		writeJSON(w, map[string]any{"keys": keys})
+		jwks := map[string]any{"keys": keys}
+		if n := a.padding.Load(); n > 0 {
+			jwks["padding"] = strings.Repeat("x", int(n))
+		}
+		writeJSON(w, jwks)
 	default:
 		http.NotFound(w, r)
 	}
@@ -100,6 +106,9 @@ func (a *Authority) Down(down bool) { a.down.Store(down) }
 
 // Stall makes JWKS requests hang until the client gives up while stall is true.
 func (a *Authority) Stall(stall bool) { a.stall.Store(stall) }
+
+// PadJWKS adds a member of n bytes to the JWKS document (0 removes it), to play an oversized key set.
+func (a *Authority) PadJWKS(n int) { a.padding.Store(int64(n)) }
 
 // SetIssuer changes the issuer the discovery document announces.
 func (a *Authority) SetIssuer(issuer string) {
