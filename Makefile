@@ -33,9 +33,11 @@ demo: build
 	trap 'kill $$a $$v 2>/dev/null; wait $$a $$v 2>/dev/null' EXIT; \
 	$(BIN)/walkthrough --authority $(AUTHSERVER_URL) --api $(VALUESAPI_URL) --wait 30s
 
-## test: every module's tests, the end-to-end tests included
+## test: every module's tests, the end-to-end tests included; gotestsum prints the summary with what was skipped
+GOTESTSUM_VERSION ?= v1.13.0
 test:
-	@$(GO) test -count=1 $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	@$(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails -- \
+		-count=1 -timeout 30m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 ## lint: gofmt check, go vet, staticcheck
 lint:
