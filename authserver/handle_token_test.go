@@ -4,7 +4,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -63,16 +62,7 @@ func (s *testServer) token(t *testing.T, tr tokenRequest) (*http.Response, []byt
 	for k, v := range tr.header {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return answer(t)(s.Client().Do(req))
 }
 
 func wantNoStore(t *testing.T, resp *http.Response) {

@@ -190,16 +190,7 @@ func sendRaw(t *testing.T, addr, request string) (*http.Response, []byte) {
 	if _, err := io.WriteString(conn, request); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return answer(t)(http.ReadResponse(bufio.NewReader(conn), nil))
 }
 
 func TestHTTPServerLimits(t *testing.T) {

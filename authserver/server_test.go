@@ -137,16 +137,23 @@ func newTestServerWith(t *testing.T, keys *keystore.Store, limiter *authThrottle
 
 func (s *testServer) get(t *testing.T, path string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := s.Client().Get(s.URL + path)
-	if err != nil {
-		t.Fatal(err)
+	return answer(t)(s.Client().Get(s.URL + path))
+}
+
+// answer returns a response and its whole body, failing the test if either could not be had.
+func answer(t *testing.T) func(*http.Response, error) (*http.Response, []byte) {
+	return func(resp *http.Response, err error) (*http.Response, []byte) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
 }
 
 func decodeJSON(t *testing.T, body []byte) map[string]any {
