@@ -18,7 +18,7 @@ func logRequests(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		logger.Info("request",
+		logger.Log(c.Request.Context(), requestLogLevel(c.Request.URL.Path), "request",
 			"method", c.Request.Method,
 			"path", c.Request.URL.Path,
 			"status", c.Writer.Status(),
@@ -63,4 +63,12 @@ func recoverJSON(logger *slog.Logger) gin.HandlerFunc {
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+}
+
+// requestLogLevel keeps health probes, which container runtimes send every few seconds, out of the default log.
+func requestLogLevel(path string) slog.Level {
+	if path == "/healthz" || path == "/readyz" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

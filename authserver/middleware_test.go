@@ -57,3 +57,20 @@ func TestRequestLogOmitsQueryAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthProbesLogOnlyAtDebug(t *testing.T) {
+	logs := &syncBuffer{}
+	r := gin.New()
+	r.Use(logRequests(slog.New(slog.NewTextHandler(logs, nil)))) // default level: Info
+	for _, p := range []string{"/healthz", "/readyz", "/x"} {
+		r.GET(p, func(c *gin.Context) { c.Status(http.StatusOK) })
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
+	}
+	got := logs.String()
+	if strings.Contains(got, "path=/healthz") || strings.Contains(got, "path=/readyz") {
+		t.Errorf("health probes logged at Info: %s", got)
+	}
+	if !strings.Contains(got, "path=/x") {
+		t.Errorf("ordinary request not logged: %s", got)
+	}
+}

@@ -298,3 +298,21 @@ func TestLogsNeverContainTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthProbesLogOnlyAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	_, h := newTestServer(t, &logs) // logs at Debug, so the level of each line shows
+	for _, p := range []string{"/healthz", "/readyz", "/api/values"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
+	}
+	got := logs.String()
+	for _, want := range []string{
+		"level=DEBUG msg=request method=GET path=/healthz",
+		"level=DEBUG msg=request method=GET path=/readyz",
+		"level=INFO msg=request method=GET path=/api/values",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+}
