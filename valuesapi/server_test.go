@@ -65,7 +65,7 @@ func waitReady(t *testing.T, v *bearer.Validator) {
 }
 
 func invalidToken(description string) string {
-	return `Bearer realm="valuesapi", error="invalid_token", error_description="` + description + `"`
+	return `Bearer error="invalid_token", error_description="` + description + `"`
 }
 
 func invalidTokenBody(description string) string {
@@ -153,13 +153,13 @@ func TestValuesAuthorization(t *testing.T) {
 		{"unknown crit", bearerOf(token(func(h map[string]any, _ jwt.MapClaims) { h["crit"] = []string{"exp"}; h["exp"] = 1 })), 401, invalidToken("unsupported critical header"), invalidTokenBody("unsupported critical header")},
 
 		{"scope missing", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "other.scope" })), 403,
-			`Bearer realm="valuesapi", error="insufficient_scope", scope="auth.web.api"`,
+			`Bearer error="insufficient_scope", scope="auth.web.api"`,
 			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
 		{"scope claim absent", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { delete(c, "scope") })), 403,
-			`Bearer realm="valuesapi", error="insufficient_scope", scope="auth.web.api"`,
+			`Bearer error="insufficient_scope", scope="auth.web.api"`,
 			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
 		{"scope prefix only", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "auth.web.api.admin" })), 403,
-			`Bearer realm="valuesapi", error="insufficient_scope", scope="auth.web.api"`,
+			`Bearer error="insufficient_scope", scope="auth.web.api"`,
 			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
 		{"scope among others", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "openid auth.web.api profile" })), 200, "", valuesBody},
 	}

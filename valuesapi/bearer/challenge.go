@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Challenge returns the WWW-Authenticate value for err (RFC 6750 section 3). scope is announced only with
-// insufficient_scope. Parameter values are stripped to the RFC 6750 quoted-string charset, so nothing in them can
+// Challenge returns the WWW-Authenticate value for err (RFC 6750 section 3), in the exact shapes of the SPEC: the
+// realm alone when the client sent no credentials, and the error code without a realm otherwise (as ASP.NET Core's
+// JwtBearer answers). scope is announced only with insufficient_scope. Parameter values are stripped to the RFC 6750 quoted-string charset, so nothing in them can
 // break out of the quotes or split the header.
 func Challenge(realm string, err error, scope string) string {
 	var e *Error
@@ -19,12 +20,12 @@ func Challenge(realm string, err error, scope string) string {
 	add := func(name, value string) {
 		params = append(params, name+`="`+sanitizeParam(value)+`"`)
 	}
-	if realm != "" {
-		add("realm", realm)
-	}
 	switch e.Code {
 	case "":
 		// RFC 6750 3.1: no error code when the client sent no credentials.
+		if realm != "" {
+			add("realm", realm)
+		}
 	case CodeInsufficientScope:
 		add("error", e.Code)
 		if scope != "" {

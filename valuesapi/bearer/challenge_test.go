@@ -16,12 +16,12 @@ func TestChallenge(t *testing.T) {
 	}{
 		{"no credentials", "valuesapi", ErrNoToken, "s", `Bearer realm="valuesapi"`},
 		{"no credentials, no realm", "", ErrNoToken, "", `Bearer`},
-		{"invalid token", "valuesapi", errExpired, "s", `Bearer realm="valuesapi", error="invalid_token", error_description="token is expired"`},
+		{"invalid token", "valuesapi", errExpired, "s", `Bearer error="invalid_token", error_description="token is expired"`},
 		{"invalid token, no realm", "", errExpired, "", `Bearer error="invalid_token", error_description="token is expired"`},
-		{"cause stays out of the header", "r", errExpired.because(errHostile), "", `Bearer realm="r", error="invalid_token", error_description="token is expired"`},
-		{"insufficient scope", "valuesapi", ErrInsufficientScope, "auth.web.api", `Bearer realm="valuesapi", error="insufficient_scope", scope="auth.web.api"`},
-		{"hostile description is stripped", "r", invalidToken("a\"b\\c\r\nX-Evil: 1 é"), "", `Bearer realm="r", error="invalid_token", error_description="abcX-Evil: 1 "`},
-		{"foreign error becomes invalid_token", "r", errHostile, "", `Bearer realm="r", error="invalid_token", error_description="invalid token"`},
+		{"cause stays out of the header", "r", errExpired.because(errHostile), "", `Bearer error="invalid_token", error_description="token is expired"`},
+		{"insufficient scope", "valuesapi", ErrInsufficientScope, "auth.web.api", `Bearer error="insufficient_scope", scope="auth.web.api"`},
+		{"hostile description is stripped", "r", invalidToken("a\"b\\c\r\nX-Evil: 1 é"), "", `Bearer error="invalid_token", error_description="abcX-Evil: 1 "`},
+		{"foreign error becomes invalid_token", "r", errHostile, "", `Bearer error="invalid_token", error_description="invalid token"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

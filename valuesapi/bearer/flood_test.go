@@ -58,7 +58,7 @@ func flood(t *testing.T, a *bearertest.Authority, h http.Handler, n int, deadlin
 
 func checkFlood(t *testing.T, results []floodResult) {
 	t.Helper()
-	const prefix = `Bearer realm="valuesapi", error="invalid_token", error_description=`
+	const prefix = `Bearer error="invalid_token", error_description=`
 	var late, wrong int
 	for _, r := range results {
 		if r.late {

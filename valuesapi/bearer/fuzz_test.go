@@ -137,7 +137,7 @@ func (fx *fuzzFixture) checkResponse(t *testing.T, rec *httptest.ResponseRecorde
 	default:
 		t.Fatalf("status %d, want 200, 401 or 403 (body %s)", rec.Code, rec.Body)
 	}
-	if !strings.HasPrefix(challenge, `Bearer realm="valuesapi"`) || strings.IndexFunc(challenge, notPrintable) >= 0 {
+	if !strings.HasPrefix(challenge, "Bearer ") || strings.IndexFunc(challenge, notPrintable) >= 0 {
 		t.Fatalf("bad challenge %q", challenge)
 	}
 	if rec.Body.Len() == 0 {
@@ -153,7 +153,10 @@ func (fx *fuzzFixture) checkResponse(t *testing.T, rec *httptest.ResponseRecorde
 	if !isDefined(&Error{Code: body.Error, Description: body.ErrorDescription}) {
 		t.Fatalf("undefined error in body %s", rec.Body)
 	}
-	if body.Error == CodeInvalidToken && challenge != `Bearer realm="valuesapi", error="invalid_token", error_description="`+body.ErrorDescription+`"` {
+	if body.Error == CodeInvalidToken && challenge != `Bearer error="invalid_token", error_description="`+body.ErrorDescription+`"` {
+		t.Fatalf("challenge %q does not match body %s", challenge, rec.Body)
+	}
+	if body.Error == CodeInsufficientScope && challenge != `Bearer error="insufficient_scope", scope="auth.web.api"` {
 		t.Fatalf("challenge %q does not match body %s", challenge, rec.Body)
 	}
 }

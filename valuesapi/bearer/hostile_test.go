@@ -50,9 +50,9 @@ func (o outcome) challenge() string {
 	case o.code == "":
 		return `Bearer realm="valuesapi"`
 	case o.code == bearer.CodeInsufficientScope:
-		return `Bearer realm="valuesapi", error="insufficient_scope", scope="` + audience + `"`
+		return `Bearer error="insufficient_scope", scope="` + audience + `"`
 	default:
-		return `Bearer realm="valuesapi", error="` + o.code + `", error_description="` + o.desc + `"`
+		return `Bearer error="` + o.code + `", error_description="` + o.desc + `"`
 	}
 }
 

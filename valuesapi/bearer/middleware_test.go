@@ -38,7 +38,7 @@ func TestRequireAllScopesAndClaimsFrom(t *testing.T) {
 		{"read write", 200, "ApiClient", ""},
 		{"write other read", 200, "ApiClient", ""},
 		{"read", 403, `{"error":"insufficient_scope","error_description":"token lacks the required scope"}` + "\n",
-			`Bearer realm="test", error="insufficient_scope", scope="read write"`},
+			`Bearer error="insufficient_scope", scope="read write"`},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest(http.MethodGet, "/x", nil)
