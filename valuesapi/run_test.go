@@ -49,17 +49,8 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{"valuesapi", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, &stderr)
 	}()
 
-	var addr string
+	base := "http://" + listeningAddr(t, &stderr)
 	deadline := time.Now().Add(5 * time.Second)
-	for addr == "" {
-		if m := listeningRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line in logs:\n%s", stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	base := "http://" + addr
 	for {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
@@ -134,16 +125,7 @@ func TestShutdownAnswersRequestStillArriving(t *testing.T) {
 		done <- run(ctx, []string{"valuesapi", "--addr", "127.0.0.1:0", "--authority", "http://127.0.0.1:1"},
 			func(string) string { return "" }, io.Discard, &stderr)
 	}()
-	var addr string
-	deadline := time.Now().Add(5 * time.Second)
-	for addr == "" {
-		if m := listeningRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line in logs:\n%s", stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	addr := listeningAddr(t, &stderr)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -177,5 +159,20 @@ func TestShutdownAnswersRequestStillArriving(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return")
+	}
+}
+
+// listeningAddr waits for run's "listening" log line and returns the address it names.
+func listeningAddr(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if m := listeningRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line in logs:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
