@@ -49,7 +49,8 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{"valuesapi", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, &stderr)
 	}()
 
-	base := "http://" + listeningAddr(t, &stderr)
+	addr := listeningAddr(t, &stderr)
+	base := "http://" + addr
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, err := http.Get(base + "/readyz")
