@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenbearer/authserver/internal/secret"
 )
 
 const goodHash = "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=" // "secret"
@@ -19,7 +21,7 @@ func TestDemoIsTheArticlesConfiguration(t *testing.T) {
 	if !ok {
 		t.Fatal("demo has no client ApiClient")
 	}
-	if len(c.Secrets) != 1 || !c.Secrets[0].Matches("secret") {
+	if len(c.Secrets) != 1 || !secret.MatchesAny(c.Secrets, "secret") {
 		t.Error(`ApiClient secret is not "secret"`)
 	}
 	if !slices.Equal(c.AllowedGrantTypes, []string{"client_credentials"}) {

@@ -47,13 +47,6 @@ func Parse(stored string) (Hash, error) {
 	return h, nil
 }
 
-// Matches reports whether plain hashes to h. The comparison takes the same
-// time wherever the digests differ.
-func (h Hash) Matches(plain string) bool {
-	sum := sha256.Sum256([]byte(plain))
-	return subtle.ConstantTimeCompare(sum[:], h.digest[:]) == 1
-}
-
 // MatchesAny reports whether plain matches one of hashes. It checks all of
 // them so the time taken does not tell which one matched.
 func MatchesAny(hashes []Hash, plain string) bool {

@@ -74,7 +74,7 @@ func TestMatches(t *testing.T) {
 			}
 		})
 	}
-	if !h.Matches("secret") || h.Matches("secret ") {
+	if !MatchesAny([]Hash{h}, "secret") || MatchesAny([]Hash{h}, "secret ") {
 		t.Error("Matches disagrees with the hash of \"secret\"")
 	}
 }
