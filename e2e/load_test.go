@@ -96,20 +96,11 @@ func TestLoadThroughAuthserverRestart(t *testing.T) {
 }
 
 func callValues(client *http.Client, apiURL, token string) error {
-	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/values", nil)
-	if err != nil {
-		return err
+	status, challenge, err := requestValues(client, apiURL, token)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("status %d (%s)", status, challenge)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d (%s)", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-	}
-	return nil
+	return err
 }
 
 // restartAuthserver stops authserver with SIGTERM and starts it again on the same address and key file.

@@ -157,20 +157,28 @@ func (sys *system) walkthroughConfig() walkthrough.Config {
 // getValues calls GET /api/values with the token and returns the status and WWW-Authenticate header.
 func getValues(t *testing.T, apiURL, token string) (int, string) {
 	t.Helper()
+	status, challenge, err := requestValues(&http.Client{Timeout: 10 * time.Second}, apiURL, token)
+	if err != nil {
+		t.Fatalf("GET /api/values: %v", err)
+	}
+	return status, challenge
+}
+
+// requestValues is getValues without a *testing.T, for goroutines that must not call Fatal.
+func requestValues(client *http.Client, apiURL, token string) (status int, challenge string, err error) {
 	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/values", nil)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("GET /api/values: %v", err)
+		return 0, "", err
 	}
 	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), nil
 }
 
 // syncBuffer collects a child's output while tests read it.

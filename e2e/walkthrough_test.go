@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestWalkthrough(t *testing.T) {
 	})
 	t.Run("narration names every step", func(t *testing.T) {
 		for i := 1; i <= 5; i++ {
-			if !strings.Contains(narration.String(), "Step "+string(rune('0'+i))+" of 5") {
+			if !strings.Contains(narration.String(), fmt.Sprintf("Step %d of 5", i)) {
 				t.Errorf("narration lacks step %d:\n%s", i, narration.String())
 			}
 		}

@@ -25,9 +25,15 @@ func (c *Claims) Scopes() []string {
 	return strings.FieldsFunc(c.Scope, func(r rune) bool { return r == ' ' })
 }
 
-// HasScope reports whether scope is one of the token's scopes (exact, case-sensitive match).
+// HasScope reports whether scope is one of the token's scopes (exact, case-sensitive match). It runs on every
+// request, so it walks the scope string instead of building a slice.
 func (c *Claims) HasScope(scope string) bool {
-	return slices.Contains(c.Scopes(), scope)
+	for s := range strings.SplitSeq(c.Scope, " ") {
+		if s != "" && s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks a raw access token and returns its claims. It never blocks longer than FetchTimeout: before the
