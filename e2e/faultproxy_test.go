@@ -81,7 +81,7 @@ func startFaultProxy(t *testing.T, addr, target string) *faultProxy {
 			rp.ServeHTTP(w, r)
 		}
 	}))
-	l, err := listen(addr)
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("fault proxy: %v", err)
 	}
@@ -92,8 +92,6 @@ func startFaultProxy(t *testing.T, addr, target string) *faultProxy {
 }
 
 func (p *faultProxy) set(f jwksFault) { p.fault.Store(int32(f)) }
-
-func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
 
 // addUnparsableKey puts keys no library can use next to the real ones: a key type that does not exist and an
 // OKP curve keyfunc does not support.
