@@ -25,6 +25,7 @@ const (
 	htmlPage
 	truncatedJSON
 	keysNotAList
+	emptyKeySet
 	stall
 	extraUnparsableKey
 )
@@ -71,6 +72,9 @@ func startFaultProxy(t *testing.T, addr, target string) *faultProxy {
 		case keysNotAList:
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"keys":"x"}`))
+		case emptyKeySet:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"keys":[]}`))
 		case stall:
 			select {
 			case <-r.Context().Done():

@@ -50,6 +50,7 @@ func TestJWKSFaults(t *testing.T) {
 		{"HTML", htmlPage},
 		{"truncated JSON", truncatedJSON},
 		{`{"keys":"x"}`, keysNotAList},
+		{`{"keys":[]}`, emptyKeySet},
 		{"stall 30s", stall},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,8 +68,9 @@ func (v *Validator) loadLoop(ctx context.Context) {
 	}
 }
 
-// loadKeys makes one attempt: discovery, then the first JWKS fetch through keyfunc, which from then on refreshes the
-// set every RefreshInterval and on unknown kids.
+// loadKeys makes one attempt: discovery, then the first JWKS fetch, which from then on is refreshed every
+// RefreshInterval and on unknown kids. The storage is jwkset's HTTP storage, as keyfunc.NewDefaultOverrideCtx would
+// build it, but over lastGoodKeys, so an answer without a usable signing key never replaces the current keys.
 func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 	dctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 	d, err := fetchDiscovery(dctx, v.cfg.HTTPClient, v.cfg.Authority)
@@ -78,31 +79,30 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 		return nil, err
 	}
 
-	noErrorOnFirstFailure := false
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{d.JWKSURI}, keyfunc.Override{
-		Client:                    v.cfg.HTTPClient,
-		HTTPTimeout:               v.cfg.FetchTimeout,
-		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFailure,
-		RefreshInterval:           v.cfg.RefreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(v.cfg.UnknownKIDInterval), 1),
-		// Bounds both the wait for the limiter and the refresh itself (jwkset uses one context for both). A wait
-		// that would not end before the deadline fails at once, so a request never queues behind the limiter
-		// longer than FetchTimeout.
-		RateLimitWaitMax:        v.cfg.FetchTimeout,
-		RefreshErrorHandlerFunc: v.refreshFailed,
+	remote, err := jwkset.NewStorageFromHTTP(d.JWKSURI, jwkset.HTTPClientStorageOptions{
+		Client:              v.cfg.HTTPClient,
+		Ctx:                 ctx,
+		HTTPTimeout:         v.cfg.FetchTimeout,
+		RefreshErrorHandler: v.refreshFailed(d.JWKSURI),
+		RefreshInterval:     v.cfg.RefreshInterval,
+		Storage:             lastGoodKeys{jwkset.NewMemoryStorage()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
 	}
-	all, err := kf.Storage().KeyReadAll(ctx)
-	if err == nil && len(all) == 0 {
-		err = errors.New("JWKS has no usable keys")
-	}
+	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{d.JWKSURI: remote},
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(v.cfg.UnknownKIDInterval), 1),
+		// Bounds both the wait for the limiter and the refresh itself (jwkset uses one context for both). A wait
+		// that would not end before the deadline fails at once, so a request never queues behind the limiter
+		// longer than FetchTimeout.
+		RateLimitWaitMax: v.cfg.FetchTimeout,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
 	}
-	// Re-wrap the same storage to refuse keys marked for encryption; keys without "use" stay usable.
-	kf, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: kf.Storage(), UseWhitelist: []jwkset.USE{jwkset.UseSig, ""}})
+	// Keys marked for encryption are refused; keys without "use" stay usable.
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: client, UseWhitelist: signingUses})
 	if err != nil {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
 	}

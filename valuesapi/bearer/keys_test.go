@@ -258,3 +258,63 @@ func isDescription(err error, description string) bool {
 	var e *bearer.Error
 	return errors.As(err, &e) && e.Description == description
 }
+
+// TestKeySetWithoutKeysKeepsCurrentKeys: a JWKS answer with no key is a failed refresh, not the revocation of
+// every key; tokens signed with the current key keep working.
+func TestKeySetWithoutKeysKeepsCurrentKeys(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	token := a.Token(t, audience, audience)
+	a.RemoveKey(a.KID)
+
+	before := a.JWKSFetches()
+	forged := bearertest.Sign(t, bearertest.Keys(t)[2], map[string]any{"alg": "RS256", "kid": "forged", "typ": "at+jwt"}, a.Claims(audience, audience))
+	if _, err := v.Validate(context.Background(), forged); !isDescription(err, "unknown signing key") {
+		t.Fatalf("unknown kid: got %v, want unknown signing key", err)
+	}
+	if a.JWKSFetches() == before {
+		t.Fatal("the unknown kid did not make the validator fetch the empty set; the test proved nothing")
+	}
+	if _, err := v.Validate(context.Background(), token); err != nil {
+		t.Errorf("known kid after an empty JWKS: %v", err)
+	}
+}
+
+// TestRetiredKeyIsDropped: a set that leaves a key out and holds another one replaces the old set.
+func TestRetiredKeyIsDropped(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	old := a.Token(t, audience, audience)
+	newKey := bearertest.Keys(t)[1]
+	a.AddKey("key-2", &newKey.PublicKey)
+	a.RemoveKey(a.KID)
+	rotated := bearertest.Sign(t, newKey, map[string]any{"alg": "RS256", "kid": "key-2", "typ": "at+jwt"}, a.Claims(audience, audience))
+	if _, err := v.Validate(context.Background(), rotated); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	if _, err := v.Validate(context.Background(), old); !isDescription(err, "unknown signing key") {
+		t.Errorf("retired key: got %v, want unknown signing key", err)
+	}
+}
+
+// TestKeySetWithoutKeysAtStartIsNotReady: the first fetch goes through the same check, so the validator waits for
+// a set it can use.
+func TestKeySetWithoutKeysAtStartIsNotReady(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	a.RemoveKey(a.KID)
+	v := newValidator(t, a.URL, nil)
+	eventually(t, "JWKS fetched twice", func() bool { return a.JWKSFetches() >= 2 })
+	if v.Ready() {
+		t.Fatal("ready on a JWKS with no key")
+	}
+	if err := validateWithin(t, v, a.Token(t, audience, audience), 5*time.Second); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want %v", err, bearer.ErrKeysUnavailable)
+	}
+	a.AddKey(a.KID, &a.Key.PublicKey)
+	waitReady(t, v)
+	if _, err := v.Validate(context.Background(), a.Token(t, audience, audience)); err != nil {
+		t.Fatalf("after a key was published: %v", err)
+	}
+}

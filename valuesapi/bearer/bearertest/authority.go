@@ -1,6 +1,6 @@
 // Package bearertest is a fake authorization server for tests of code that uses package bearer: a discovery
 // document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, PadJWKS,
-// SetIssuer, AddKey) let tests play the authority's failure modes.
+// SetIssuer, AddKey, RemoveKey) let tests play the authority's failure modes.
 package bearertest
 
 import (
@@ -122,6 +122,13 @@ func (a *Authority) AddKey(kid string, pub *rsa.PublicKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.keys[kid] = pub
+}
+
+// RemoveKey stops publishing kid in the JWKS (the end of a rotation; removing every key serves an empty set).
+func (a *Authority) RemoveKey(kid string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.keys, kid)
 }
 
 // DiscoveryFetches and JWKSFetches count the requests received on each endpoint, also while down or stalled.
