@@ -29,19 +29,14 @@ type privateRSAJWK struct {
 }
 
 // LoadOrCreateRSA returns the RS256 key stored at path. If no file exists it
-// generates an RSA-2048 key and writes it there atomically with mode 0600.
-// An unreadable or invalid file is an error; it is never replaced.
+// generates an RSA-2048 key and creates the file atomically with mode 0600.
+// Several processes sharing the file (replicas on one volume) starting at the
+// same instant agree on one key: the first file to land wins and the others
+// load it. An unreadable or invalid file is an error; it is never replaced.
 func LoadOrCreateRSA(path string) (key Key, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		key, err := ParseRSAJWK(data)
-		if err != nil {
-			return Key{}, false, fmt.Errorf("key file %s: %w", path, err)
-		}
-		return key, false, nil
-	}
+	key, err = loadRSA(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return Key{}, false, fmt.Errorf("reading key file: %w", err)
+		return key, false, err
 	}
 	priv, err := rsa.GenerateKey(rand.Reader, MinRSABits)
 	if err != nil {
@@ -51,14 +46,37 @@ func LoadOrCreateRSA(path string) (key Key, created bool, err error) {
 	if err != nil {
 		return Key{}, false, err
 	}
-	data, err = MarshalRSAJWK(key)
+	data, err := MarshalRSAJWK(key)
 	if err != nil {
 		return Key{}, false, err
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	err = createFileAtomic(path, data)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process created the file since we looked: use its key.
+		key, err = loadRSA(path)
+		return key, false, err
+	}
+	if err != nil {
 		return Key{}, false, fmt.Errorf("writing key file: %w", err)
 	}
 	return key, true, nil
+}
+
+// loadRSA reads the key file at path; a missing file is an error wrapping
+// fs.ErrNotExist.
+func loadRSA(path string) (Key, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Key{}, err
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("reading key file: %w", err)
+	}
+	key, err := ParseRSAJWK(data)
+	if err != nil {
+		return Key{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return key, nil
 }
 
 // MarshalRSAJWK encodes an RSA key as a private JWK including kid and alg.
@@ -122,36 +140,41 @@ func ParseRSAJWK(data []byte) (Key, error) {
 	return key, nil
 }
 
-// writeFileAtomic writes data to a temporary file in path's directory with
-// mode 0600 and renames it into place, so a crash never leaves a partial key.
-func writeFileAtomic(path string, data []byte) (err error) {
+// createFileAtomic writes data to a temporary file in path's directory with
+// mode 0600 and links it into place, so a crash never leaves a partial key and
+// an existing file is never replaced: if path exists the error wraps
+// fs.ErrExist. On a file system without hard links it falls back to a rename,
+// which is atomic but lets the last of two simultaneous creators win.
+func createFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a link, only the temporary name goes
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
 		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
 	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Persist the rename itself; not every platform can sync a directory.
+	// Persist the new name itself; not every platform can sync a directory.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()

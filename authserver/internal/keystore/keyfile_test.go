@@ -65,6 +65,55 @@ func TestLoadOrCreateRSA(t *testing.T) {
 	}
 }
 
+// TestLoadOrCreateRSASimultaneousCreators: replicas sharing a key file and starting at the same instant end up with
+// one key, the one in the file; exactly one of them reports creating it.
+func TestLoadOrCreateRSASimultaneousCreators(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tempkey.jwk")
+	const replicas = 6
+	type result struct {
+		kid     string
+		created bool
+		err     error
+	}
+	start := make(chan struct{})
+	results := make(chan result, replicas)
+	for range replicas {
+		go func() {
+			<-start
+			k, created, err := LoadOrCreateRSA(path)
+			results <- result{k.ID, created, err}
+		}()
+	}
+	close(start)
+	onDisk := func() string {
+		k, err := loadRSA(path)
+		if err != nil {
+			t.Fatalf("key file after the race: %v", err)
+		}
+		return k.ID
+	}
+	creators := 0
+	for range replicas {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("LoadOrCreateRSA: %v", r.err)
+		}
+		if r.created {
+			creators++
+		}
+		if want := onDisk(); r.kid != want {
+			t.Errorf("a replica signs with kid %s, the file holds %s", r.kid, want)
+		}
+	}
+	if creators != 1 {
+		t.Errorf("%d replicas report creating the key, want 1", creators)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the key file (temporary files removed)", len(entries))
+	}
+}
+
 func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 	valid, err := NewKey(RS256, testRSAKey(t))
 	if err != nil {
