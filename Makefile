@@ -1,7 +1,7 @@
 # Every target runs from the repository root; the Go workspace (go.work) ties the three modules together.
 SHELL := /bin/bash
 GO ?= go
-MODULES := authserver valuesapi e2e
+MODULES := authserver valuesapi httpserver e2e
 BIN := bin
 STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME ?= 30s

@@ -6,9 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"time"
+
+	"github.com/tokenbearer/httpserver"
 )
 
 // healthcheck asks the local server's /readyz, on the port of the same
@@ -21,40 +20,5 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("reading configuration: %w", err)
 	}
-	target, err := readyzURL(cfg.Addr)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s", target, resp.Status)
-	}
-	return nil
-}
-
-// readyzURL points at 127.0.0.1 when addr listens on all interfaces, and at
-// addr's own host when it names one.
-func readyzURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("healthcheck: addr: %w", err)
-	}
-	if port == "" || port == "0" {
-		return "", fmt.Errorf("healthcheck: addr %q has no fixed port", addr)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
+	return httpserver.Probe(ctx, cfg.Addr)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -191,15 +190,6 @@ func sendRaw(t *testing.T, addr, request string) (*http.Response, []byte) {
 		t.Fatal(err)
 	}
 	return answer(t)(http.ReadResponse(bufio.NewReader(conn), nil))
-}
-
-func TestHTTPServerLimits(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
-	got := [...]any{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, srv.MaxHeaderBytes}
-	want := [...]any{5 * time.Second, 10 * time.Second, 15 * time.Second, 60 * time.Second, 16 << 10}
-	if got != want {
-		t.Errorf("ReadHeader, Read, Write, Idle timeouts, MaxHeaderBytes = %v, want %v", got, want)
-	}
 }
 
 // TestSlowHeadersAreCutOff: a client that never finishes its headers

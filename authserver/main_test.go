@@ -308,29 +308,3 @@ func TestHealthcheck(t *testing.T) {
 		t.Error("healthcheck of a stopped server succeeded")
 	}
 }
-
-func TestReadyzURL(t *testing.T) {
-	tests := []struct {
-		addr, want string
-	}{
-		{":44364", "http://127.0.0.1:44364/readyz"},
-		{"0.0.0.0:8080", "http://127.0.0.1:8080/readyz"},
-		{"[::]:8080", "http://127.0.0.1:8080/readyz"},
-		{"127.0.0.1:9", "http://127.0.0.1:9/readyz"},
-		{"localhost:9", "http://localhost:9/readyz"},
-		{"[::1]:9", "http://[::1]:9/readyz"},
-		{"127.0.0.1:0", ""},
-	}
-	for _, tt := range tests {
-		got, err := readyzURL(tt.addr)
-		if tt.want == "" {
-			if err == nil {
-				t.Errorf("readyzURL(%q) = %q, want error", tt.addr, got)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("readyzURL(%q) = %q, %v; want %q", tt.addr, got, err, tt.want)
-		}
-	}
-}

@@ -7,16 +7,29 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tokenbearer/authserver/internal/registry"
 )
 
+// newEngine is NewServer's handler as the gin engine it is, so a test can add a route to it.
+func newEngine(t *testing.T, logs io.Writer) *gin.Engine {
+	t.Helper()
+	reg, err := registry.Parse([]byte(testConfigYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewServer(slog.New(slog.NewTextHandler(logs, nil)), "http://issuer.test", time.Hour, reg, testKeys(t),
+		newAuthThrottle(lenient, lenient, time.Now))
+	return h.(*gin.Engine)
+}
+
+// TestRecoveryAnswersJSON500WithoutInternals: NewServer's middleware turns a panic into the RFC 6749-shaped 500,
+// and the request log, outermost, sees that 500.
 func TestRecoveryAnswersJSON500WithoutInternals(t *testing.T) {
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.Use(logRequests(logger), recoverJSON(logger))
+	r := newEngine(t, logs)
 	r.GET("/boom", func(*gin.Context) { panic("database password is hunter2") })
 
 	rec := httptest.NewRecorder()
@@ -36,17 +49,18 @@ func TestRecoveryAnswersJSON500WithoutInternals(t *testing.T) {
 	}
 }
 
+// TestRequestLogOmitsQueryAndHeaders: NewServer logs each request without the query or headers, and with the
+// TCP peer as remote.
 func TestRequestLogOmitsQueryAndHeaders(t *testing.T) {
 	logs := &syncBuffer{}
-	r := gin.New()
-	r.Use(logRequests(slog.New(slog.NewTextHandler(logs, nil))))
+	r := newEngine(t, logs)
 	r.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 
 	req := httptest.NewRequest(http.MethodGet, "/x?client_secret=s3cr3t", nil)
 	req.Header.Set("Authorization", "Bearer tok3n")
 	r.ServeHTTP(httptest.NewRecorder(), req)
 	got := logs.String()
-	for _, want := range []string{"msg=request", "method=GET", "path=/x", "status=204", "duration="} {
+	for _, want := range []string{"msg=request", "method=GET", "path=/x", "status=204", "duration=", "remote=192.0.2.1"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log %q lacks %q", got, want)
 		}
@@ -60,17 +74,15 @@ func TestRequestLogOmitsQueryAndHeaders(t *testing.T) {
 
 func TestHealthProbesLogOnlyAtDebug(t *testing.T) {
 	logs := &syncBuffer{}
-	r := gin.New()
-	r.Use(logRequests(slog.New(slog.NewTextHandler(logs, nil)))) // default level: Info
-	for _, p := range []string{"/healthz", "/readyz", "/x"} {
-		r.GET(p, func(c *gin.Context) { c.Status(http.StatusOK) })
+	r := newEngine(t, logs) // default level: Info
+	for _, p := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration"} {
 		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
 	}
 	got := logs.String()
 	if strings.Contains(got, "path=/healthz") || strings.Contains(got, "path=/readyz") {
 		t.Errorf("health probes logged at Info: %s", got)
 	}
-	if !strings.Contains(got, "path=/x") {
+	if !strings.Contains(got, "path=/.well-known/openid-configuration") {
 		t.Errorf("ordinary request not logged: %s", got)
 	}
 }

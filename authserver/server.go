@@ -9,6 +9,7 @@ import (
 	"github.com/tokenbearer/authserver/internal/accesstoken"
 	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/registry"
+	"github.com/tokenbearer/httpserver"
 )
 
 // NewServer returns the authorization server's HTTP handler. issuer must
@@ -29,7 +30,10 @@ func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, 
 		panic(err) // cannot fail for nil
 	}
 	// The request logger is outermost so it sees the 500 written by recovery.
-	r.Use(logRequests(logger), recoverJSON(logger))
+	r.Use(httpserver.LogRequests(logger), httpserver.RecoverJSON(logger, errorBody{
+		Error:       "server_error",
+		Description: "internal server error",
+	}))
 	minter := &accesstoken.Minter{Issuer: issuer, Lifetime: tokenLifetime, Keys: keys}
 	addRoutes(r, logger, issuer, reg, keys, minter, limiter)
 	return r

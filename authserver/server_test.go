@@ -19,6 +19,7 @@ import (
 	"github.com/tokenbearer/authserver/internal/registry"
 	"github.com/tokenbearer/authserver/internal/secret"
 	"github.com/tokenbearer/authserver/internal/throttle"
+	"github.com/tokenbearer/httpserver"
 )
 
 // Clients of the test configuration, with their plain secrets.
@@ -128,7 +129,7 @@ func newTestServerWith(t *testing.T, keys *keystore.Store, limiter *authThrottle
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }), logger)
+	srv.Config = httpserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }), logger)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	handler = NewServer(logger, srv.URL, time.Hour, reg, keys, limiter)

@@ -41,3 +41,8 @@ require (
 	golang.org/x/text v0.34.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 )
+
+require github.com/tokenbearer/httpserver v0.0.0
+
+// The shared serving code is a module of this repository, not a published one.
+replace github.com/tokenbearer/httpserver => ../httpserver

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tokenbearer/httpserver"
 )
 
 // TestOversizedAuthorizationHeader checks the many-dots (CVE-2025-30204) shape through the production
@@ -19,7 +21,7 @@ func TestOversizedAuthorizationHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(h, slog.New(slog.DiscardHandler))
+	srv := httpserver.New(h, slog.New(slog.DiscardHandler))
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	url := "http://" + ln.Addr().String() + "/api/values"

@@ -10,13 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/tokenbearer/httpserver"
 	"github.com/tokenbearer/valuesapi/bearer"
 )
 
@@ -80,74 +79,14 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := newHTTPServer(NewServer(logger, v, cfg.Scope), logger)
-	var conns connCounter
-	srv.ConnState = conns.track
-	logger.Info("listening", "addr", ln.Addr().String())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	// ctx is already done; the shutdown deadline must come from a context that is not.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	// srv.Shutdown alone drops a request whose header is still arriving when it starts (net/http hangs up on
-	// any request read after shutdown began). So first stop accepting, turn keep-alives off, and let every open
-	// connection finish its request and close; only then Shutdown.
-	srv.SetKeepAlivesEnabled(false)
-	_ = ln.Close()
-	<-served // Serve returns once the listener is closed; every accepted connection is already counted
-	// SetKeepAlivesEnabled(false) closes the connections idle at that moment.
-	if err := conns.drain(sctx, func() { srv.SetKeepAlivesEnabled(false) }); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	logger.Info("stopped")
-	return nil
-}
-
-// newHTTPServer sets the limits every connection lives under. MaxHeaderBytes bounds the Authorization header
-// before any of our code sees it: net/http answers 431 to a larger header block (it allows 4 KiB of slack).
-func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := httpserver.New(NewServer(logger, v, cfg.Scope), logger)
+	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
 }
 
 // healthcheck asks the local server's /readyz, for container health probes that have no curl.
 func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("healthcheck: bad address %q: %w", addr, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	url := "http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %d", url, resp.StatusCode)
+	if err := httpserver.Probe(ctx, addr); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout, "ready")
 	return nil

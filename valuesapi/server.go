@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tokenbearer/httpserver"
 	"github.com/tokenbearer/valuesapi/bearer"
 )
 
@@ -15,7 +16,7 @@ func NewServer(logger *slog.Logger, v *bearer.Validator, scope string) http.Hand
 	// Behind no proxy by default: never trust X-Forwarded-For for the client IP.
 	_ = r.SetTrustedProxies(nil)
 	r.HandleMethodNotAllowed = true
-	r.Use(logRequests(logger), recoverJSON(logger))
+	r.Use(httpserver.LogRequests(logger), httpserver.RecoverJSON(logger, errorResponse{Error: "internal server error"}))
 	addRoutes(r, v, scope)
 	return r
 }

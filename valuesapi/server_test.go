@@ -256,11 +256,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// TestRecoverJSON: NewServer's middleware turns a panic into a JSON 500 that reveals nothing, and logs the cause.
 func TestRecoverJSON(t *testing.T) {
 	var logs bytes.Buffer
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.Use(recoverJSON(slog.New(slog.NewTextHandler(&logs, nil))))
+	_, h := newTestServer(t, &logs)
+	r := h.(*gin.Engine)
 	r.GET("/boom", func(*gin.Context) { panic("secret internal detail") })
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
