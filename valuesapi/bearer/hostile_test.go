@@ -58,7 +58,7 @@ func (o outcome) challenge() string {
 
 // hostileServer is a Gin engine with GET /x behind Require(audience), validating against a fresh fake authority
 // with a 30 s leeway and realm "valuesapi".
-func hostileServer(t *testing.T, edit func(*bearer.Config)) (*bearertest.Authority, *bearer.Validator, http.Handler) {
+func hostileServer(t testing.TB, edit func(*bearer.Config)) (*bearertest.Authority, *bearer.Validator, http.Handler) {
 	t.Helper()
 	a := bearertest.NewAuthority(t)
 	v := newValidator(t, a.URL, func(c *bearer.Config) {

@@ -17,7 +17,7 @@ import (
 
 const audience = "auth.web.api"
 
-func newValidator(t *testing.T, authority string, edit func(*bearer.Config)) *bearer.Validator {
+func newValidator(t testing.TB, authority string, edit func(*bearer.Config)) *bearer.Validator {
 	t.Helper()
 	cfg := bearer.Config{
 		Authority:          authority,
@@ -38,13 +38,13 @@ func newValidator(t *testing.T, authority string, edit func(*bearer.Config)) *be
 	return v
 }
 
-func waitReady(t *testing.T, v *bearer.Validator) {
+func waitReady(t testing.TB, v *bearer.Validator) {
 	t.Helper()
 	eventually(t, "validator ready", v.Ready)
 }
 
 // eventually polls cond for up to 10s; the bound only catches hangs, it is not a speed assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
