@@ -91,7 +91,10 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
 	}
 	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs:          map[string]jwkset.Storage{d.JWKSURI: remote},
+		HTTPURLs: map[string]jwkset.Storage{d.JWKSURI: remote},
+		// The client's "given" storage is always empty here. Looking there first (the default) would fail every
+		// lookup once, and jwkset builds a formatted error for each miss: three allocations per request for nothing.
+		PrioritizeHTTP:    true,
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(v.cfg.UnknownKIDInterval), 1),
 		// Bounds both the wait for the limiter and the refresh itself (jwkset uses one context for both). A wait
 		// that would not end before the deadline fails at once, so a request never queues behind the limiter
