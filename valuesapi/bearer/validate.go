@@ -20,11 +20,6 @@ type Claims struct {
 	Scope string `json:"scope,omitempty"`
 }
 
-// Scopes splits Scope on spaces.
-func (c *Claims) Scopes() []string {
-	return strings.FieldsFunc(c.Scope, func(r rune) bool { return r == ' ' })
-}
-
 // HasScope reports whether scope is one of the token's scopes (exact, case-sensitive match). It runs on every
 // request, so it walks the scope string instead of building a slice.
 func (c *Claims) HasScope(scope string) bool {
