@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/tokenbearer/valuesapi/bearer"
 )
 
 // config is the whole effective configuration of the service.
@@ -85,8 +87,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if len(cfg.Algorithms) == 0 {
 		return cfg, errors.New("--algorithms must list at least one algorithm")
 	}
-	if cfg.Scope == "" || strings.ContainsFunc(cfg.Scope, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '\\' }) {
-		// RFC 6749 3.3 scope-token; it is echoed in the WWW-Authenticate header, so it must be checked here.
+	if !bearer.IsScopeToken(cfg.Scope) {
+		// Checked here so a bad --scope is a start-up error rather than a panic in bearer.Require.
 		return cfg, fmt.Errorf("--scope %q is not a single RFC 6749 scope token", cfg.Scope)
 	}
 	if cfg.ShutdownTimeout <= 0 {

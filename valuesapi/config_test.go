@@ -33,6 +33,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad env duration names the variable", nil, map[string]string{"VALUESAPI_JWKS_TIMEOUT": "soon"}, nil, "VALUESAPI_JWKS_TIMEOUT"},
 		{"scope with space refused", []string{"--scope", "a b"}, nil, nil, "scope"},
 		{"scope with quote refused", []string{"--scope", `a"b`}, nil, nil, "scope"},
+		{"empty scope refused", []string{"--scope", ""}, nil, nil, "scope"},
 		{"stray argument", []string{"--addr", ":1", "extra"}, nil, nil, "unexpected argument"},
 	}
 	for _, tt := range tests {

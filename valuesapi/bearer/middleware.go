@@ -16,7 +16,7 @@ const claimsKey = "github.com/tokenbearer/valuesapi/bearer.claims"
 // scope-token, since that is a programming error that would otherwise corrupt the challenge header.
 func (v *Validator) Require(scopes ...string) gin.HandlerFunc {
 	for _, s := range scopes {
-		if s == "" || strings.ContainsAny(s, " ") || s != sanitizeParam(s) {
+		if !IsScopeToken(s) {
 			panic(fmt.Sprintf("bearer: invalid scope %q", s))
 		}
 	}
@@ -45,6 +45,13 @@ func (v *Validator) Require(scopes ...string) gin.HandlerFunc {
 		c.Set(claimsKey, claims)
 		c.Next()
 	}
+}
+
+// IsScopeToken reports whether s is a single RFC 6749 3.3 scope-token, 1*( %x21 / %x23-5B / %x5D-7E ): the scopes
+// Require accepts, since each is echoed in the WWW-Authenticate challenge. Check a configured scope with it before
+// calling Require.
+func IsScopeToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '\\' })
 }
 
 // ClaimsFrom returns the claims Require stored for this request.

@@ -73,6 +73,29 @@ func TestRequirePanicsOnInvalidScope(t *testing.T) {
 	}
 }
 
+func TestIsScopeToken(t *testing.T) {
+	for _, tt := range []struct {
+		scope string
+		want  bool
+	}{
+		{"auth.web.api", true},
+		{"!#[]~", true}, // the edges of %x21 / %x23-5B / %x5D-7E
+		{"", false},
+		{"a b", false},
+		{"a\tb", false},
+		{`a"b`, false},
+		{`a\b`, false},
+		{"a\x7fb", false},
+		{"a\x00", false},
+		{"é", false},
+		{"\xff", false},
+	} {
+		if got := bearer.IsScopeToken(tt.scope); got != tt.want {
+			t.Errorf("IsScopeToken(%q): got %v, want %v", tt.scope, got, tt.want)
+		}
+	}
+}
+
 // lockedBuffer lets the validator's goroutines and the test share a log buffer.
 type lockedBuffer struct {
 	mu sync.Mutex
