@@ -40,33 +40,24 @@ func TokenFromHeader(h http.Header) (string, error) {
 
 // isToken68 reports whether s matches RFC 7235 token68: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !isAlnum(c) && !strings.ContainsRune("-._~+/", rune(c)) {
-			return false
-		}
-	}
-	return true
+	return onlyAlnumOr(strings.TrimRight(s, "="), "-._~+/")
 }
 
 // isToken reports whether s is an RFC 7230 token, the syntax of an auth-scheme.
 func isToken(s string) bool {
+	return onlyAlnumOr(s, "!#$%&'*+-.^_`|~")
+}
+
+// onlyAlnumOr reports whether s is non-empty and every byte of it is an ASCII letter, a digit, or one of punct.
+func onlyAlnumOr(s, punct string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !isAlnum(c) && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(punct, c) >= 0) {
 			return false
 		}
 	}
 	return true
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
