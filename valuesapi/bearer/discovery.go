@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // maxDiscoveryBytes caps the discovery document we are willing to read; real ones are a few KiB.
@@ -52,19 +53,12 @@ func fetchDiscovery(ctx context.Context, client *http.Client, authority string) 
 
 // discoveryURL appends the well-known path after dropping one trailing slash, as RFC 8414 3.1 describes.
 func discoveryURL(authority string) string {
-	return trimSlash(authority) + "/.well-known/openid-configuration"
+	return strings.TrimSuffix(authority, "/") + "/.well-known/openid-configuration"
 }
 
 // issuerMatches compares the discovery issuer to the configured authority. Only the configured side is normalised
 // (with or without its trailing slash), so "--authority http://as/" works against an issuer "http://as"; the
 // discovery issuer is taken verbatim because tokens must carry exactly that string.
 func issuerMatches(authority, issuer string) bool {
-	return issuer != "" && (issuer == authority || issuer == trimSlash(authority))
-}
-
-func trimSlash(s string) string {
-	if len(s) > 0 && s[len(s)-1] == '/' {
-		return s[:len(s)-1]
-	}
-	return s
+	return issuer != "" && (issuer == authority || issuer == strings.TrimSuffix(authority, "/"))
 }
