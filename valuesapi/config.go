@@ -97,6 +97,22 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	return cfg, nil
 }
 
+// bearerConfig is the token validation the flags ask for; realm is what every challenge names (SPEC:
+// `Bearer realm="valuesapi"`).
+func (c config) bearerConfig(logger *slog.Logger) bearer.Config {
+	return bearer.Config{
+		Authority:          c.Authority,
+		Audience:           c.Audience,
+		Algorithms:         c.Algorithms,
+		Leeway:             c.Leeway,
+		RefreshInterval:    c.JWKSRefreshInterval,
+		UnknownKIDInterval: c.JWKSUnknownKIDInterval,
+		FetchTimeout:       c.JWKSTimeout,
+		Logger:             logger,
+		Realm:              "valuesapi",
+	}
+}
+
 // LogValue lets the whole config be logged as one group at start. Nothing in it is secret.
 func (c config) LogValue() slog.Value {
 	return slog.GroupValue(

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +80,23 @@ func TestRunRefusesUnsafeConfig(t *testing.T) {
 		if err := run(ctx, args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 			t.Errorf("run %q: got nil, want error", args[1:])
 		}
+	}
+}
+
+// TestBearerConfigFollowsFlags: every token-validation flag reaches the validator's config, each to its own field.
+func TestBearerConfigFollowsFlags(t *testing.T) {
+	cfg, err := parseConfig("valuesapi", []string{
+		"--authority", "http://as:1", "--audience", "api.x", "--algorithms", "PS256,ES256", "--leeway", "7s",
+		"--jwks-refresh-interval", "11s", "--jwks-unknown-kid-interval", "13s", "--jwks-timeout", "17s",
+	}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	got := cfg.bearerConfig(logger)
+	if got.Authority != "http://as:1" || got.Audience != "api.x" || !slices.Equal(got.Algorithms, []string{"PS256", "ES256"}) ||
+		got.Leeway != 7*time.Second || got.RefreshInterval != 11*time.Second || got.UnknownKIDInterval != 13*time.Second ||
+		got.FetchTimeout != 17*time.Second || got.Logger != logger || got.Realm != "valuesapi" {
+		t.Errorf("got %+v", got)
 	}
 }

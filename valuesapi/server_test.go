@@ -26,8 +26,8 @@ const (
 	testScope    = "auth.web.api"
 )
 
-// newTestServer starts a fake authority, a Validator against it, and the service handler, and waits until the
-// keys are loaded.
+// newTestServer starts a fake authority, a Validator against it configured as the service configures it by
+// default (only --authority given), and the service handler, and waits until the keys are loaded.
 func newTestServer(t *testing.T, logs io.Writer) (*bearertest.Authority, http.Handler) {
 	t.Helper()
 	a := bearertest.NewAuthority(t)
@@ -35,22 +35,18 @@ func newTestServer(t *testing.T, logs io.Writer) (*bearertest.Authority, http.Ha
 		logs = io.Discard
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg, err := parseConfig("valuesapi", []string{"--authority", a.URL}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	v, err := bearer.New(ctx, bearer.Config{
-		Authority:          a.URL,
-		Audience:           testAudience,
-		Leeway:             30 * time.Second,
-		UnknownKIDInterval: 10 * time.Millisecond,
-		FetchTimeout:       time.Second,
-		Logger:             logger,
-		Realm:              "valuesapi",
-	})
+	v, err := bearer.New(ctx, cfg.bearerConfig(logger))
 	if err != nil {
 		t.Fatalf("bearer.New: %v", err)
 	}
 	waitReady(t, v)
-	return a, NewServer(logger, v, testScope)
+	return a, NewServer(logger, v, cfg.Scope)
 }
 
 func waitReady(t *testing.T, v *bearer.Validator) {
