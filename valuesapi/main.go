@@ -60,17 +60,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	logger.Info("starting", "config", cfg)
 
-	v, err := bearer.New(ctx, bearer.Config{
-		Authority:          cfg.Authority,
-		Audience:           cfg.Audience,
-		Algorithms:         cfg.Algorithms,
-		Leeway:             cfg.Leeway,
-		RefreshInterval:    cfg.JWKSRefreshInterval,
-		UnknownKIDInterval: cfg.JWKSUnknownKIDInterval,
-		FetchTimeout:       cfg.JWKSTimeout,
-		Logger:             logger,
-		Realm:              "valuesapi",
-	})
+	v, err := bearer.New(ctx, cfg.bearerConfig(logger))
 	if err != nil {
 		return err
 	}
