@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,16 +13,6 @@ import (
 
 	"github.com/tokenbearer/authserver/internal/registry"
 )
-
-// fuzzHandler is the real handler with the test clients and a budget the
-// fuzzer cannot exhaust, so every answer depends on the input alone.
-func fuzzHandler(f *testing.F) http.Handler {
-	reg, err := registry.Parse([]byte(testConfigYAML))
-	if err != nil {
-		f.Fatal(err)
-	}
-	return NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", time.Hour, reg, testKeys(f), newAuthThrottle(lenient, lenient, time.Now))
-}
 
 // invalidClientBody is the one body of every 401.
 const invalidClientBody = `{"error":"invalid_client","error_description":"client authentication failed"}`
@@ -101,7 +90,7 @@ func FuzzTokenRequest(f *testing.F) {
 	} {
 		f.Add(seed.method, seed.query, seed.contentType, seed.authorization, seed.body)
 	}
-	h := fuzzHandler(f)
+	h := newTestHandler(f, time.Hour)
 	f.Fuzz(func(t *testing.T, method, query, contentType, authorization, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(body))
 		req.Method = method
@@ -161,7 +150,7 @@ func FuzzClientAuthentication(f *testing.F) {
 		{"ApiClient", "secret"}: true, {"multi", "old-multi-secret"}: true, {"multi", "multi-secret"}: true,
 		{specialID, specialSecret}: true, {"no-grant", "no-grant-secret"}: true,
 	}
-	h := fuzzHandler(f)
+	h := newTestHandler(f, time.Hour)
 	f.Fuzz(func(t *testing.T, authorization, clientID, clientSecret string) {
 		// The Basic encoding of RFC 6749 2.3.1 round-trips any id and secret.
 		if id, sec, ok := parseBasic(basicHeader(clientID, clientSecret)); !ok || id != clientID || sec != clientSecret {

@@ -117,14 +117,29 @@ func newTestServer(t *testing.T, keys *keystore.Store) *testServer {
 	return newTestServerWith(t, keys, newAuthThrottle(lenient, lenient, time.Now))
 }
 
+// testRegistry is the registry of testConfigYAML.
+func testRegistry(tb testing.TB) *registry.Registry {
+	tb.Helper()
+	reg, err := registry.Parse([]byte(testConfigYAML))
+	if err != nil {
+		tb.Fatalf("test config: %v", err)
+	}
+	return reg
+}
+
+// newTestHandler is the real handler, without a network, with the test
+// clients, issuer http://issuer.test, the given token lifetime and a failure
+// budget never spent, so every answer depends on the request alone.
+func newTestHandler(tb testing.TB, lifetime time.Duration) http.Handler {
+	tb.Helper()
+	return NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", lifetime, testRegistry(tb), testKeys(tb), newAuthThrottle(lenient, lenient, time.Now))
+}
+
 // newTestServerWith is newTestServer with the given failure budgets, served
 // by the http.Server that serve uses, with its timeouts and header limit.
 func newTestServerWith(t *testing.T, keys *keystore.Store, limiter *authThrottle) *testServer {
 	t.Helper()
-	reg, err := registry.Parse([]byte(testConfigYAML))
-	if err != nil {
-		t.Fatalf("test config: %v", err)
-	}
+	reg := testRegistry(t)
 	var handler http.Handler
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
