@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tokenbearer/authserver/internal/keystore"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -376,5 +378,49 @@ func TestTokenRequestsDoNotLogSecrets(t *testing.T) {
 		if strings.Contains(logs, leak) {
 			t.Errorf("logs contain %q:\n%s", leak, logs)
 		}
+	}
+}
+
+// TestTokenLifetime: expires_in and the token's exp follow the configured
+// lifetime, not the one-hour default the other tests use.
+func TestTokenLifetime(t *testing.T) {
+	h := newTestHandler(t, 90*time.Second)
+	req := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(form("grant_type", "client_credentials")))
+	req.Header.Set("Content-Type", formType)
+	req.Header.Set("Authorization", basicHeader("ApiClient", "secret"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d %s, want 200", rec.Code, rec.Body)
+	}
+	got := decodeJSON(t, rec.Body.Bytes())
+	if got["expires_in"] != float64(90) {
+		t.Errorf("expires_in = %v, want 90", got["expires_in"])
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(got["access_token"].(string), claims); err != nil {
+		t.Fatal(err)
+	}
+	iat, _ := claims["iat"].(float64)
+	if exp, _ := claims["exp"].(float64); exp-iat != 90 {
+		t.Errorf("exp - iat = %v, want 90", exp-iat)
+	}
+}
+
+// TestTokenWithoutSigningKey: when no token can be signed the endpoint
+// answers a JSON server_error, still no-store, and tells why only the log.
+func TestTokenWithoutSigningKey(t *testing.T) {
+	srv := newTestServer(t, keystore.New())
+	resp, body := srv.token(t, tokenRequest{basic: &[2]string{"ApiClient", "secret"}, body: form("grant_type", "client_credentials")})
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status = %d %s, want 500", resp.StatusCode, body)
+	}
+	wantNoStore(t, resp)
+	wantJSONContentType(t, resp)
+	if want := `{"error":"server_error","error_description":"could not issue a token"}`; string(body) != want {
+		t.Errorf("body = %s, want %s", body, want)
+	}
+	if logs := srv.logs.String(); !strings.Contains(logs, "issuing token") || !strings.Contains(logs, keystore.ErrNoSigningKey.Error()) {
+		t.Errorf("the cause is not logged:\n%s", logs)
 	}
 }
