@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"maps"
+	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +70,26 @@ func TestDiscoveryEndpointsAreServed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("POST token_endpoint status = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestDiscoveryIgnoresHostHeader: the issuer and the endpoint URLs come from
+// the configured issuer, never from the Host header (SPEC).
+func TestDiscoveryIgnoresHostHeader(t *testing.T) {
+	srv := newTestServer(t, testKeys(t))
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "attacker.example"
+		_, body := answer(t)(srv.Client().Do(req))
+		doc := decodeJSON(t, body)
+		if doc["issuer"] != srv.issuer || doc["token_endpoint"] != srv.issuer+"/connect/token" {
+			t.Errorf("GET %s with Host attacker.example: issuer %v, token_endpoint %v; want %s", path, doc["issuer"], doc["token_endpoint"], srv.issuer)
+		}
+		if strings.Contains(string(body), "attacker.example") {
+			t.Errorf("GET %s: document names the Host header: %s", path, body)
+		}
 	}
 }
