@@ -26,11 +26,10 @@ func addRoutes(r *gin.Engine, logger *slog.Logger, issuer string, reg *registry.
 	r.GET(pathOAuthMetadata, discovery)
 	r.GET(pathJWKS, handleJWKS(keys))
 
-	// Every method reaches the handler so that non-POST gets the OAuth JSON
-	// error and the no-store headers: the common ones through Any, any other
-	// (PROPFIND, ...) through NoMethod.
+	// Every other method reaches the token handler through NoMethod, so that
+	// it too gets the OAuth JSON error and the no-store headers.
 	token := handleToken(logger, reg, minter, limiter)
-	r.Any(pathToken, token)
+	r.POST(pathToken, token)
 
 	r.NoMethod(handleMethodNotAllowed(pathToken, token))
 	r.NoRoute(handleNotFound())
