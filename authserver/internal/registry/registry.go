@@ -204,14 +204,14 @@ func checkScopeToken(s string) error {
 	if s == "" {
 		return errors.New("empty scope")
 	}
-	if !ValidScopeToken(s) {
+	if !validScopeToken(s) {
 		return fmt.Errorf("scope %q has characters not allowed by RFC 6749", s)
 	}
 	return nil
 }
 
-// ValidScopeToken reports whether s is a non-empty RFC 6749 scope-token.
-func ValidScopeToken(s string) bool {
+// validScopeToken reports whether s is a non-empty RFC 6749 scope-token.
+func validScopeToken(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -163,8 +163,8 @@ func TestValidScopeToken(t *testing.T) {
 		"auth.web.api": true, "a:b/c": true, "!": true, "~": true,
 		"": false, "a b": false, `a"b`: false, `a\b`: false, "a\tb": false, "é": false,
 	} {
-		if got := ValidScopeToken(s); got != want {
-			t.Errorf("ValidScopeToken(%q) = %v, want %v", s, got, want)
+		if got := validScopeToken(s); got != want {
+			t.Errorf("validScopeToken(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
