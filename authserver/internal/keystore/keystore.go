@@ -62,18 +62,6 @@ func (s *Store) Signing() (Key, error) {
 	return Key{}, ErrNoSigningKey
 }
 
-// Lookup returns the key with the given kid.
-func (s *Store) Lookup(kid string) (Key, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, k := range s.keys {
-		if k.ID == kid {
-			return k, true
-		}
-	}
-	return Key{}, false
-}
-
 // PublicJWKS returns the public JWK set of every key in the store.
 func (s *Store) PublicJWKS() JWKSet {
 	s.mu.RLock()
