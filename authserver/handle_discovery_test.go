@@ -53,21 +53,13 @@ func TestDiscoveryEndpointsAreServed(t *testing.T) {
 	srv := newTestServer(t, testKeys(t))
 	_, body := srv.get(t, "/.well-known/openid-configuration")
 	doc := decodeJSON(t, body)
-	resp, err := srv.Client().Get(doc["jwks_uri"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := answer(t)(srv.Client().Get(doc["jwks_uri"].(string)))
 	if resp.StatusCode != 200 {
 		t.Errorf("GET jwks_uri status = %d, want 200", resp.StatusCode)
 	}
-	resp, err = srv.Client().PostForm(doc["token_endpoint"].(string), map[string][]string{
+	resp, _ = answer(t)(srv.Client().PostForm(doc["token_endpoint"].(string), map[string][]string{
 		"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	}))
 	if resp.StatusCode != 200 {
 		t.Errorf("POST token_endpoint status = %d, want 200", resp.StatusCode)
 	}

@@ -267,12 +267,7 @@ func TestRunNeverLogsSecrets(t *testing.T) {
 		if authz != "" {
 			req.Header.Set("Authorization", authz)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, b := answer(t)(http.DefaultClient.Do(req))
 		return b
 	}
 	good := form("grant_type", "client_credentials")

@@ -228,12 +228,7 @@ func TestUnknownPathIsJSON404(t *testing.T) {
 
 func TestWrongMethodIsJSON405(t *testing.T) {
 	srv := newTestServer(t, testKeys(t))
-	resp, err := srv.Client().Post(srv.URL+"/healthz", "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	resp, body := answer(t)(srv.Client().Post(srv.URL+"/healthz", "text/plain", nil))
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
 		t.Errorf("POST /healthz: %d, Allow %q; want 405, GET", resp.StatusCode, resp.Header.Get("Allow"))
 	}
