@@ -10,17 +10,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/tokenbearer/authserver/internal/registry"
 )
 
 // newEngine is NewServer's handler as the gin engine it is, so a test can add a route to it.
 func newEngine(t *testing.T, logs io.Writer) *gin.Engine {
 	t.Helper()
-	reg, err := registry.Parse([]byte(testConfigYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewServer(slog.New(slog.NewTextHandler(logs, nil)), "http://issuer.test", time.Hour, reg, testKeys(t),
+	h := NewServer(slog.New(slog.NewTextHandler(logs, nil)), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t),
 		newAuthThrottle(lenient, lenient, time.Now))
 	return h.(*gin.Engine)
 }
