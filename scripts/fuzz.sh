@@ -19,11 +19,9 @@ if [[ $# -eq 0 ]]; then
 	exit 2
 fi
 
-# corpus_listing prints the files go test has written for a target, one per line.
+# corpus_listing prints the files go test has written for a target, one per line (nothing while the folder is absent).
 corpus_listing() {
-	local dir="$1"
-	[[ -d "$dir" ]] && find "$dir" -type f | sort
-	return 0
+	find "$1" -type f 2>/dev/null | sort
 }
 
 # is_deadline_race says whether a failed run has exactly the shape of golang/go#75804: a duration -fuzztime, no new
