@@ -29,32 +29,11 @@ func TestContainersWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating network: %v", err)
 	}
-	auth, err := testcontainers.Run(ctx, "",
-		testcontainers.WithDockerfile(prebuiltImage(t, "authserver", "44364")),
-		network.WithNetwork([]string{"authserver"}, nw),
-		testcontainers.WithEnv(map[string]string{
-			"AUTHSERVER_ISSUER":   containerIssuer,
-			"AUTHSERVER_KEY_FILE": "/data/tempkey.jwk",
-		}),
-		testcontainers.WithExposedPorts("44364/tcp"),
-		// Healthy means the image's HEALTHCHECK (the binary's own healthcheck subcommand) works in scratch.
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort("44364/tcp"), wait.ForHealthCheck()),
-	)
-	testcontainers.CleanupContainer(t, auth)
-	if err != nil {
-		t.Fatalf("starting authserver: %v", err)
-	}
-	api, err := testcontainers.Run(ctx, "",
-		testcontainers.WithDockerfile(prebuiltImage(t, "valuesapi", "44324")),
-		network.WithNetwork([]string{"valuesapi"}, nw),
-		testcontainers.WithEnv(map[string]string{"VALUESAPI_AUTHORITY": containerIssuer}),
-		testcontainers.WithExposedPorts("44324/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort("44324/tcp"), wait.ForHealthCheck()),
-	)
-	testcontainers.CleanupContainer(t, api)
-	if err != nil {
-		t.Fatalf("starting valuesapi: %v", err)
-	}
+	auth := runServiceContainer(t, ctx, nw, "authserver", "44364", map[string]string{
+		"AUTHSERVER_ISSUER":   containerIssuer,
+		"AUTHSERVER_KEY_FILE": "/data/tempkey.jwk",
+	})
+	api := runServiceContainer(t, ctx, nw, "valuesapi", "44324", map[string]string{"VALUESAPI_AUTHORITY": containerIssuer})
 
 	apiURL := endpoint(t, ctx, api, "44324/tcp")
 	kid := checkContainerWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL))
@@ -175,6 +154,26 @@ func TestComposeWalkthrough(t *testing.T) {
 			t.Errorf("kid after down and up: got %q, want %q", again, kid)
 		}
 	})
+}
+
+// runServiceContainer builds the service's image (target prebuilt) and runs it on the network under its own name,
+// publishing its port. It waits for /readyz and for healthy, which means the image's HEALTHCHECK (the binary's own
+// healthcheck subcommand) works in scratch.
+func runServiceContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, service, port string,
+	env map[string]string) *testcontainers.DockerContainer {
+	t.Helper()
+	c, err := testcontainers.Run(ctx, "",
+		testcontainers.WithDockerfile(prebuiltImage(t, service, port)),
+		network.WithNetwork([]string{service}, nw),
+		testcontainers.WithEnv(env),
+		testcontainers.WithExposedPorts(port+"/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(port+"/tcp"), wait.ForHealthCheck()),
+	)
+	testcontainers.CleanupContainer(t, c)
+	if err != nil {
+		t.Fatalf("starting %s: %v", service, err)
+	}
+	return c
 }
 
 // removeImages removes the tagged images and their parent layers that nothing else uses.
