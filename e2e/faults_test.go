@@ -17,9 +17,7 @@ func startFaultySystem(t *testing.T, initial jwksFault) *faultySystem {
 	authAddr, proxyAddr := freeAddr(t), freeAddr(t)
 	fs := &faultySystem{proxy: startFaultProxy(t, proxyAddr, "http://"+authAddr)}
 	fs.proxy.set(initial)
-	fs.auth = startService(t, "authserver", "--addr", authAddr, "--issuer", fs.proxy.url,
-		"--key-file", t.TempDir()+"/tempkey.jwk")
-	fs.auth.url = "http://" + authAddr
+	fs.auth = startAuthserver(t, authAddr, t.TempDir()+"/tempkey.jwk", "--issuer", fs.proxy.url)
 	fs.api = startValuesapi(t, freeAddr(t), fs.proxy.url,
 		"--jwks-refresh-interval", "1s", "--jwks-unknown-kid-interval", "1s", "--jwks-timeout", "1s")
 	fs.auth.waitReady(30 * time.Second)
@@ -77,10 +75,7 @@ func TestJWKSFaults(t *testing.T) {
 
 	t.Run("a valid set replaces the old keys", func(t *testing.T) {
 		fs.auth.stop(15 * time.Second)
-		addr := strings.TrimPrefix(fs.auth.url, "http://")
-		fs.auth = startService(t, "authserver", "--addr", addr, "--issuer", fs.proxy.url,
-			"--key-file", t.TempDir()+"/rotated.jwk")
-		fs.auth.url = "http://" + addr
+		fs.auth = startAuthserver(t, fs.auth.addr, t.TempDir()+"/rotated.jwk", "--issuer", fs.proxy.url)
 		fs.auth.waitReady(30 * time.Second)
 		newToken := fetchToken(t, fs.auth.url)
 		wantStatus(t, fs.api.url, newToken, 200, "token signed with the new key (unknown-kid refresh)")

@@ -110,7 +110,7 @@ func restartAuthserver(t *testing.T, sys *system) {
 		t.Errorf("restarting authserver: %v", err)
 		return
 	}
-	sys.auth = startAuthserver(t, strings.TrimPrefix(sys.auth.url, "http://"), sys.keyFile)
+	sys.auth = startAuthserver(t, sys.auth.addr, sys.keyFile)
 }
 
 // rssKiB reads the resident set size of the service's process from /proc.

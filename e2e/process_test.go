@@ -20,7 +20,8 @@ import (
 type service struct {
 	t    *testing.T
 	name string
-	url  string
+	addr string // 127.0.0.1:port, given with --addr
+	url  string // http://addr
 	cmd  *exec.Cmd
 	logs *syncBuffer
 
@@ -28,10 +29,10 @@ type service struct {
 	exitErr error         // what Wait returned; read only after exited is closed
 }
 
-// startService runs the binary with its real flags and does not wait for readiness.
-func startService(t *testing.T, name string, args ...string) *service {
+// startService runs the binary with its real flags, serving on addr, and does not wait for readiness.
+func startService(t *testing.T, name, addr string, args ...string) *service {
 	t.Helper()
-	s := &service{t: t, name: name, logs: &syncBuffer{}, exited: make(chan struct{})}
+	s := &service{t: t, name: name, addr: addr, url: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(filepath.Join(binDir, name), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -49,21 +50,19 @@ func startService(t *testing.T, name string, args ...string) *service {
 	return s
 }
 
-// startAuthserver runs authserver on addr with a key file in keyDir; the issuer is its loopback URL.
-func startAuthserver(t *testing.T, addr, keyFile string) *service {
+// startAuthserver runs authserver on addr with the key file; the issuer is its loopback URL. Extra flags come
+// after the defaults and win.
+func startAuthserver(t *testing.T, addr, keyFile string, extra ...string) *service {
 	t.Helper()
-	s := startService(t, "authserver", "--addr", addr, "--issuer", "http://"+addr, "--key-file", keyFile)
-	s.url = "http://" + addr
-	return s
+	args := append([]string{"--addr", addr, "--issuer", "http://" + addr, "--key-file", keyFile}, extra...)
+	return startService(t, "authserver", addr, args...)
 }
 
 // startValuesapi runs valuesapi on addr trusting authority; extra flags come after the defaults and win.
 func startValuesapi(t *testing.T, addr, authority string, extra ...string) *service {
 	t.Helper()
 	args := append([]string{"--addr", addr, "--authority", authority, "--jwks-unknown-kid-interval", "1s"}, extra...)
-	s := startService(t, "valuesapi", args...)
-	s.url = "http://" + addr
-	return s
+	return startService(t, "valuesapi", addr, args...)
 }
 
 // waitReady polls /readyz until it answers 200.

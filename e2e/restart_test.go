@@ -22,8 +22,7 @@ func TestKeySurvivesRestart(t *testing.T) {
 		t.Errorf("got %d while authserver is down, want 200: valuesapi must keep the keys it has", status)
 	}
 
-	addr := sys.auth.url[len("http://"):]
-	sys.auth = startAuthserver(t, addr, sys.keyFile)
+	sys.auth = startAuthserver(t, sys.auth.addr, sys.keyFile)
 	sys.auth.waitReady(30 * time.Second)
 	if kidsAfter := jwksKids(t, sys.auth.url); !slices.Equal(kidsBefore, kidsAfter) {
 		t.Errorf("got kids %q after restart, want %q", kidsAfter, kidsBefore)

@@ -59,7 +59,7 @@ func TestGracefulShutdown(t *testing.T) {
 // returns the answer; then it requires the process to exit 0.
 func sendAcrossSignal(t *testing.T, s *service, first, rest string) *http.Response {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
