@@ -28,7 +28,8 @@ func fetchToken(t *testing.T, authURL string) string {
 	return body.AccessToken
 }
 
-// jwksKids lists the kid of every key authserver publishes.
+// jwksKids lists the kid of every key authserver publishes; it fails the test unless there is at least one key
+// and every key has a kid.
 func jwksKids(t *testing.T, authURL string) []string {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -45,8 +46,15 @@ func jwksKids(t *testing.T, authURL string) []string {
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		t.Fatalf("decoding jwks: %v", err)
 	}
+	// An empty list, or keys without a kid, would make a comparison of two listings pass without comparing anything.
+	if len(set.Keys) == 0 {
+		t.Fatal("jwks lists no keys")
+	}
 	kids := make([]string, 0, len(set.Keys))
 	for _, k := range set.Keys {
+		if k.Kid == "" {
+			t.Fatal("jwks lists a key without a kid")
+		}
 		kids = append(kids, k.Kid)
 	}
 	return kids
