@@ -36,7 +36,7 @@ func TestContainersWalkthrough(t *testing.T) {
 	api := runServiceContainer(t, ctx, nw, "valuesapi", "44324", map[string]string{"VALUESAPI_AUTHORITY": containerIssuer})
 
 	apiURL := endpoint(t, ctx, api, "44324/tcp")
-	kid := checkContainerWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL))
+	kid := checkWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL), containerIssuer)
 
 	t.Run("images run as the non-root user with the binary as healthcheck", func(t *testing.T) {
 		for name, c := range map[string]*testcontainers.DockerContainer{"authserver": auth, "valuesapi": api} {
@@ -71,7 +71,7 @@ func TestContainersWalkthrough(t *testing.T) {
 		if err := auth.Start(ctx); err != nil { // runs the wait strategies again
 			t.Fatalf("restarting authserver: %v", err)
 		}
-		again := checkContainerWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL))
+		again := checkWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL), containerIssuer)
 		if again != kid {
 			t.Errorf("kid after restart: got %q, want %q (the key in /data must be reused)", again, kid)
 		}
@@ -128,7 +128,7 @@ func TestComposeWalkthrough(t *testing.T) {
 	}
 
 	authURL, apiURL := up()
-	kid := checkContainerWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL))
+	kid := checkWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL), containerIssuer)
 
 	t.Run("Postman collection passes", func(t *testing.T) {
 		requireNewman(t)
@@ -150,7 +150,7 @@ func TestComposeWalkthrough(t *testing.T) {
 			t.Fatalf("compose down: %v", err)
 		}
 		authURL, apiURL := up()
-		if again := checkContainerWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL)); again != kid {
+		if again := checkWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL), containerIssuer); again != kid {
 			t.Errorf("kid after down and up: got %q, want %q", again, kid)
 		}
 	})

@@ -1,22 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
-
-	"github.com/tokenbearer/e2e/walkthrough"
 )
 
 // The issuer both containers agree on: the authserver's name on the Docker network, as in docker-compose.yml.
@@ -100,57 +96,4 @@ func prebuiltImage(t *testing.T, service, port string) testcontainers.FromDocker
 			o.Target = "prebuilt"
 		},
 	}
-}
-
-// runWalkthrough runs the article's steps against the services as the host reaches them, and fails the test
-// with the narration when a step deviates.
-func runWalkthrough(t *testing.T, ctx context.Context, authority, api string) *walkthrough.Result {
-	t.Helper()
-	var narration bytes.Buffer
-	res, err := walkthrough.Run(ctx, walkthrough.Config{
-		Authority: authority, API: api,
-		ClientID: "ApiClient", ClientSecret: "secret", Scope: "auth.web.api",
-		Out: &narration,
-	})
-	if err != nil {
-		t.Fatalf("walkthrough against %s and %s: %v\n%s", authority, api, err, narration.String())
-	}
-	return res
-}
-
-// checkContainerWalkthrough asserts what the article shows, with the in-network issuer in the token and the
-// discovery document even though the client came in through a published port; it returns the token's kid.
-func checkContainerWalkthrough(t *testing.T, res *walkthrough.Result) string {
-	t.Helper()
-	if res.NoTokenStatus != 401 || res.NoTokenChallenge != `Bearer realm="valuesapi"` {
-		t.Errorf("without a token: got %d %q, want 401 %q", res.NoTokenStatus, res.NoTokenChallenge, `Bearer realm="valuesapi"`)
-	}
-	for field, want := range map[string]string{
-		"issuer":         containerIssuer,
-		"token_endpoint": containerIssuer + "/connect/token",
-		"jwks_uri":       containerIssuer + "/.well-known/openid-configuration/jwks",
-	} {
-		if got := res.Discovery[field]; got != want {
-			t.Errorf("discovery %s: got %v, want %q", field, got, want)
-		}
-	}
-	if res.TokenType != "Bearer" || res.ExpiresIn != 3600 || res.Scope != "auth.web.api" {
-		t.Errorf("token response: got %q %d %q, want Bearer 3600 auth.web.api", res.TokenType, res.ExpiresIn, res.Scope)
-	}
-	for claim, want := range map[string]string{"iss": containerIssuer, "aud": "auth.web.api", "client_id": "ApiClient"} {
-		if got := res.Claims[claim]; got != want {
-			t.Errorf("claim %s: got %v, want %q", claim, got, want)
-		}
-	}
-	if !res.SignatureVerified {
-		t.Error("token signature not verified against the published key set")
-	}
-	if res.ValuesStatus != 200 || !slices.Equal(res.Values, []string{"value1", "value2"}) {
-		t.Errorf("values with the token: got %d %q, want 200 [value1 value2]", res.ValuesStatus, res.Values)
-	}
-	kid, _ := res.Header["kid"].(string)
-	if kid == "" || res.Header["alg"] != "RS256" {
-		t.Errorf("token header: got %v, want alg RS256 and a kid", res.Header)
-	}
-	return kid
 }

@@ -143,16 +143,6 @@ func startSystem(t *testing.T, valuesapiFlags ...string) *system {
 	return sys
 }
 
-func (sys *system) walkthroughConfig() walkthrough.Config {
-	return walkthrough.Config{
-		Authority:    sys.auth.url,
-		API:          sys.api.url,
-		ClientID:     "ApiClient",
-		ClientSecret: "secret",
-		Scope:        "auth.web.api",
-	}
-}
-
 // getValues calls GET /api/values with the token and returns the status and WWW-Authenticate header.
 func getValues(t *testing.T, apiURL, token string) (int, string) {
 	t.Helper()
