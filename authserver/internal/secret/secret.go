@@ -30,6 +30,8 @@ func HashOf(plain string) string {
 }
 
 // Parse reads a stored hash of the form "sha256:<std base64 of 32 bytes>".
+// Only the one canonical spelling is accepted, the one HashOf prints, so
+// that a hash has one text to compare, grep or audit.
 func Parse(stored string) (Hash, error) {
 	enc, ok := strings.CutPrefix(stored, prefix)
 	if !ok {
@@ -38,6 +40,11 @@ func Parse(stored string) (Hash, error) {
 	raw, err := base64.StdEncoding.Strict().DecodeString(enc)
 	if err != nil {
 		return Hash{}, fmt.Errorf("decoding secret hash: %w", err)
+	}
+	// Strict refuses missing padding and stray trailing bits but still
+	// skips CR and LF anywhere; encoding back refuses every other spelling.
+	if base64.StdEncoding.EncodeToString(raw) != enc {
+		return Hash{}, errors.New("decoding secret hash: must be one line of canonical standard base64")
 	}
 	if len(raw) != sha256.Size {
 		return Hash{}, fmt.Errorf("secret hash is %d bytes, want %d", len(raw), sha256.Size)

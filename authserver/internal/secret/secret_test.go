@@ -28,6 +28,15 @@ func TestParse(t *testing.T) {
 		{"base64url instead of std", "sha256:K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols=", "decoding secret hash"},
 		{"too short", "sha256:" + base64.StdEncoding.EncodeToString(make([]byte, 16)), "is 16 bytes, want 32"},
 		{"empty", "", `must start with "sha256:"`},
+		// Only the spelling HashOf prints: one stored text per digest.
+		{"trailing bits set", "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unolt=", "decoding secret hash"},
+		{"missing padding", "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols", "decoding secret hash"},
+		{"extra padding", "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols==", "decoding secret hash"},
+		{"newline inside", "sha256:K7gNU3sdo+OL0wNh\nqoVWhr3g6s1xYv72ol/pe/Unols=", "one line of canonical"},
+		{"CRLF inside", "sha256:K7gNU3sdo+OL0wNh\r\nqoVWhr3g6s1xYv72ol/pe/Unols=", "one line of canonical"},
+		{"trailing newline", "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=\n", "one line of canonical"},
+		{"space inside", "sha256:K7gNU3sdo+OL0wNh qoVWhr3g6s1xYv72ol/pe/Unols=", "decoding secret hash"},
+		{"space after prefix", "sha256: K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=", "decoding secret hash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
