@@ -88,6 +88,57 @@ func TestMatches(t *testing.T) {
 	}
 }
 
+// countCompares makes compare count its calls for the rest of the test.
+func countCompares(t *testing.T) *int {
+	t.Helper()
+	calls := 0
+	orig := compare
+	compare = func(x, y []byte) int {
+		calls++
+		return orig(x, y)
+	}
+	t.Cleanup(func() { compare = orig })
+	return &calls
+}
+
+// TestMatchesAnyComparesEveryHashInConstantTime: every stored hash goes
+// through the constant-time comparison, also after a match, so neither
+// the time of one comparison nor the number of them tells which hash
+// matched or how close a guess came.
+func TestMatchesAnyComparesEveryHashInConstantTime(t *testing.T) {
+	var hashes []Hash
+	for _, plain := range []string{"first", "second", "third"} {
+		h, err := Parse(HashOf(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, h)
+	}
+	tests := []struct {
+		name   string
+		hashes []Hash
+		plain  string
+		want   bool
+	}{
+		{"wrong secret, one hash", hashes[:1], "wrong", false},
+		{"matches the first of three", hashes, "first", true},
+		{"matches the last of three", hashes, "third", true},
+		{"matches none of three", hashes, "wrong", false},
+		{"no hashes", nil, "first", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := countCompares(t)
+			if got := MatchesAny(tt.hashes, tt.plain); got != tt.want {
+				t.Errorf("MatchesAny(%q) = %v, want %v", tt.plain, got, tt.want)
+			}
+			if *calls != len(tt.hashes) {
+				t.Errorf("got %d constant-time comparisons, want %d, one per stored hash", *calls, len(tt.hashes))
+			}
+		})
+	}
+}
+
 func TestGenerate(t *testing.T) {
 	a, b := Generate(), Generate()
 	if a == b {
