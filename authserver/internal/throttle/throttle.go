@@ -83,11 +83,29 @@ func (f *Failures) Admit(key string) (ok bool, wait time.Duration) {
 	}
 	need := float64(b.pending + 1)
 	if have := b.tokens.TokensAt(now); have < need {
-		wait := time.Duration((need - have) / float64(f.rate) * float64(time.Second))
-		return false, max(wait.Round(time.Millisecond), time.Millisecond)
+		return false, f.waitFor(b, now, need, have)
 	}
 	b.pending++
 	return true, 0
+}
+
+// waitFor returns how long until b holds need tokens, rounded up to a whole
+// millisecond and never zero: a caller that waits exactly that long (the
+// Retry-After header rounds it up to seconds) must find the budget there,
+// not a fraction of a token short.
+func (f *Failures) waitFor(b *bucket, now time.Time, need, have float64) time.Duration {
+	wait := time.Duration((need - have) / float64(f.rate) * float64(time.Second)).Truncate(time.Millisecond)
+	if need > float64(f.burst) {
+		// More attempts in flight than the bucket holds: only one of them
+		// ending makes room, so the refill time is merely a guess.
+		return max(wait, time.Millisecond)
+	}
+	// The float division can land either side of the limiter's own
+	// arithmetic; step up to the first millisecond the limiter agrees with.
+	for b.tokens.TokensAt(now.Add(wait)) < need {
+		wait += time.Millisecond
+	}
+	return wait
 }
 
 // Done ends an attempt admitted for key; a failed attempt spends a token.
@@ -96,7 +114,10 @@ func (f *Failures) Done(key string, failed bool) {
 	defer f.mu.Unlock()
 	b := f.keys[key]
 	if b == nil || b.pending == 0 {
-		return // not admitted: a caller bug, but no reason to panic
+		// Not admitted, or ended twice: a caller bug, but no reason to panic.
+		// Decrementing anyway would drive pending negative, and every
+		// negative count is one more attempt admitted than the budget holds.
+		return
 	}
 	now := f.now()
 	b.pending--

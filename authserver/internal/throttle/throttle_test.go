@@ -195,10 +195,97 @@ func TestMaxKeysAllPending(t *testing.T) {
 	}
 }
 
-func TestDoneWithoutAdmitIsHarmless(t *testing.T) {
-	f := New(Limit{PerMinute: 1, Burst: 1}, 10, newClock().Now)
-	f.Done("never", true)
-	if !fail(f, "never") {
-		t.Fatal("a stray Done spent budget")
+// TestStrayDoneGivesNoExtraAttempt: a Done that no Admit is waiting for
+// (a caller bug) neither spends budget nor frees a reservation, so the key
+// still gets exactly the failures its bucket holds.
+func TestStrayDoneGivesNoExtraAttempt(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(f *Failures) // leaves "k" with one token of its burst of 2 unless said otherwise
+		want   int               // failures admitted afterwards
+	}{
+		{"untracked key", func(f *Failures) { f.Done("k", true) }, 2},
+		{"tracked key, nothing pending, success", func(f *Failures) {
+			fail(f, "k")
+			f.Done("k", false)
+		}, 1},
+		{"tracked key, nothing pending, failure", func(f *Failures) {
+			fail(f, "k")
+			f.Done("k", true)
+		}, 1},
+		{"one attempt ended twice", func(f *Failures) {
+			f.Admit("k")
+			f.Done("k", true)
+			f.Done("k", true)
+		}, 1},
+		{"one attempt ended three times", func(f *Failures) {
+			f.Admit("k")
+			f.Done("k", true)
+			f.Done("k", false)
+			f.Done("k", false)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New(Limit{PerMinute: 1, Burst: 2}, 10, newClock().Now)
+			tt.before(f)
+			got := 0
+			for got < 10 && fail(f, "k") {
+				got++
+			}
+			if got != tt.want {
+				t.Errorf("got %d failures admitted, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWaitIsEnoughAndRoundsUp: the wait a refused Admit returns is positive,
+// a whole millisecond, and exactly enough: one millisecond earlier the key is
+// still refused, at the wait it is admitted. Rounding to the nearest
+// millisecond instead would send clients back a fraction of a token early.
+func TestWaitIsEnoughAndRoundsUp(t *testing.T) {
+	tests := []struct {
+		name      string
+		perMinute float64
+		elapsed   time.Duration // since the burst of 1 was spent
+		want      time.Duration
+	}{
+		{"6 a minute", 6, 0, 10 * time.Second},
+		{"6 a minute, 4 s later", 6, 4 * time.Second, 6 * time.Second},
+		{"7 a minute (8.5714... s)", 7, 0, 8572 * time.Millisecond},
+		{"13 a minute (4.6153... s)", 13, 0, 4616 * time.Millisecond},
+		{"0.7 a minute (85.714... s)", 0.7, 0, 85715 * time.Millisecond},
+		{"60 a minute, 0.3 ms short", 60, 999700 * time.Microsecond, time.Millisecond},
+		{"60 a minute, 1 ns short", 60, time.Second - 1, time.Millisecond},
+		{"a million a minute (60 us)", 1e6, 0, time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			f := New(Limit{PerMinute: tt.perMinute, Burst: 1}, 10, clk.Now)
+			if !fail(f, "k") {
+				t.Fatal("the one failure of the burst was refused")
+			}
+			clk.Advance(tt.elapsed)
+			ok, wait := f.Admit("k")
+			if ok {
+				t.Fatal("admitted with the budget spent")
+			}
+			if wait != tt.want {
+				t.Errorf("got wait %v, want %v", wait, tt.want)
+			}
+			if wait <= 0 || wait%time.Millisecond != 0 {
+				t.Fatalf("got wait %v, want a positive whole millisecond", wait)
+			}
+			clk.Advance(wait - time.Millisecond)
+			if ok, _ := f.Admit("k"); ok {
+				t.Errorf("admitted 1 ms before the wait of %v was over: the wait is too long", wait)
+			}
+			clk.Advance(time.Millisecond)
+			if ok, again := f.Admit("k"); !ok {
+				t.Errorf("refused after waiting the %v Admit asked for (now asks %v more)", wait, again)
+			}
+		})
 	}
 }
