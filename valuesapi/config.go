@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/tokenbearer/httpserver/envflag"
 	"github.com/tokenbearer/valuesapi/bearer"
 )
 
@@ -26,58 +26,36 @@ type config struct {
 	ShutdownTimeout        time.Duration
 }
 
-// flagEnv pairs each flag with its environment variable; the flag wins when both are set.
-var flagEnv = []struct{ flag, env string }{
-	{"addr", "VALUESAPI_ADDR"},
-	{"authority", "VALUESAPI_AUTHORITY"},
-	{"audience", "VALUESAPI_AUDIENCE"},
-	{"scope", "VALUESAPI_SCOPE"},
-	{"algorithms", "VALUESAPI_ALGORITHMS"},
-	{"leeway", "VALUESAPI_LEEWAY"},
-	{"jwks-refresh-interval", "VALUESAPI_JWKS_REFRESH_INTERVAL"},
-	{"jwks-unknown-kid-interval", "VALUESAPI_JWKS_UNKNOWN_KID_INTERVAL"},
-	{"jwks-timeout", "VALUESAPI_JWKS_TIMEOUT"},
-	{"shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT"},
+// defaultAddr is where serve listens and where healthcheck looks, unless told otherwise.
+const defaultAddr = ":44324"
+
+// commands are the subcommands the top-level help lists.
+var commands = []envflag.Command{
+	{Name: "serve", Summary: "serve GET /api/values to requests with a valid bearer token (the default)"},
+	{Name: "healthcheck", Summary: "ask a running server's /readyz; exits non-zero unless it is ready (for container probes)"},
 }
 
-// parseConfig reads flags from args (without the program name or subcommand), then fills every flag that was not
-// given from its environment variable. It returns flag.ErrHelp after printing usage for -h/--help.
+// parseConfig reads the serve flags from args (without the program name or subcommand), then fills every flag that
+// was not given from its VALUESAPI_* variable. It returns flag.ErrHelp after printing the help for -h/--help.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	cfg := config{}
 	algorithms := "RS256"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", ":44324", "listen address")
-	fs.StringVar(&cfg.Authority, "authority", "http://localhost:44364", "issuer URL of the authorization server (discovery is fetched from it)")
-	fs.StringVar(&cfg.Audience, "audience", "auth.web.api", "audience tokens must contain")
-	fs.StringVar(&cfg.Scope, "scope", "auth.web.api", "scope required by GET /api/values")
-	fs.StringVar(&algorithms, "algorithms", algorithms, "comma-separated JWS algorithms accepted (asymmetric only; HS* and none are refused)")
-	fs.DurationVar(&cfg.Leeway, "leeway", 30*time.Second, "clock skew tolerated for exp, nbf and iat")
-	fs.DurationVar(&cfg.JWKSRefreshInterval, "jwks-refresh-interval", 5*time.Minute, "how often the JWKS is refetched")
-	fs.DurationVar(&cfg.JWKSUnknownKIDInterval, "jwks-unknown-kid-interval", 5*time.Second, "at most one JWKS refetch for an unknown kid per this window")
-	fs.DurationVar(&cfg.JWKSTimeout, "jwks-timeout", 2*time.Second, "bound on any discovery/JWKS fetch, and on the time a request may wait for keys")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time allowed for in-flight requests at shutdown")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [healthcheck] [flags]\n\nFlags (each also read from its environment variable; the flag wins):\n", name)
-		for _, fe := range flagEnv {
-			f := fs.Lookup(fe.flag)
-			fmt.Fprintf(fs.Output(), "  --%s (env %s, default %q)\n    \t%s\n", f.Name, fe.env, f.DefValue, f.Usage)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	s := envflag.New(name+" [command] [flags]",
+		"The protected Web API of the article: GET /api/values answers [\"value1\",\"value2\"] to a request bearing a valid access token from the authority.",
+		stderr)
+	s.Commands(commands...)
+	s.String(&cfg.Addr, "addr", "VALUESAPI_ADDR", defaultAddr, "listen `address`")
+	s.String(&cfg.Authority, "authority", "VALUESAPI_AUTHORITY", "http://localhost:44364", "issuer `URL` of the authorization server (discovery is fetched from it)")
+	s.String(&cfg.Audience, "audience", "VALUESAPI_AUDIENCE", "auth.web.api", "`audience` tokens must contain")
+	s.String(&cfg.Scope, "scope", "VALUESAPI_SCOPE", "auth.web.api", "`scope` required by GET /api/values")
+	s.String(&algorithms, "algorithms", "VALUESAPI_ALGORITHMS", algorithms, "comma-separated JWS `algorithms` accepted (asymmetric only; HS* and none are refused)")
+	s.Duration(&cfg.Leeway, "leeway", "VALUESAPI_LEEWAY", 30*time.Second, "clock skew tolerated for exp, nbf and iat")
+	s.Duration(&cfg.JWKSRefreshInterval, "jwks-refresh-interval", "VALUESAPI_JWKS_REFRESH_INTERVAL", 5*time.Minute, "how often the JWKS is refetched")
+	s.Duration(&cfg.JWKSUnknownKIDInterval, "jwks-unknown-kid-interval", "VALUESAPI_JWKS_UNKNOWN_KID_INTERVAL", 5*time.Second, "at most one JWKS refetch for an unknown kid per this window")
+	s.Duration(&cfg.JWKSTimeout, "jwks-timeout", "VALUESAPI_JWKS_TIMEOUT", 2*time.Second, "bound on any discovery/JWKS fetch, and on the time a request may wait for keys")
+	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests at shutdown")
+	if err := s.Parse(args, getenv); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, fe := range flagEnv {
-		if v := getenv(fe.env); v != "" && !given[fe.flag] {
-			if err := fs.Set(fe.flag, v); err != nil {
-				return cfg, fmt.Errorf("%s: %w", fe.env, err)
-			}
-		}
 	}
 	for _, a := range strings.Split(algorithms, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -95,6 +73,17 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return cfg, errors.New("--shutdown-timeout must be positive")
 	}
 	return cfg, nil
+}
+
+// parseHealthcheck reads the one flag healthcheck needs. It defines no other, so a bad value in an unrelated
+// VALUESAPI_* variable cannot fail the container's probe while the server itself runs fine.
+func parseHealthcheck(name string, args []string, getenv func(string) string, stderr io.Writer) (addr string, err error) {
+	s := envflag.New(name+" healthcheck [flags]",
+		"Asks the server's /readyz and exits 0 when it answers 200; for container health probes that have no curl.",
+		stderr)
+	s.String(&addr, "addr", "VALUESAPI_ADDR", defaultAddr, "listen `address` of the server to ask")
+	err = s.Parse(args, getenv)
+	return addr, err
 }
 
 // bearerConfig is the token validation the flags ask for; realm is what every challenge names (SPEC:

@@ -56,15 +56,54 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestHelpListsFlagsAndEnv(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"valuesapi", "--help"}, func(string) string { return "" }, io.Discard, &out); err != nil {
-		t.Fatalf("--help: got %v, want nil", err)
+// serveFlags pairs every serve flag with its variable, as the help must list them.
+var serveFlags = []struct{ flag, env string }{
+	{"addr", "VALUESAPI_ADDR"},
+	{"authority", "VALUESAPI_AUTHORITY"},
+	{"audience", "VALUESAPI_AUDIENCE"},
+	{"scope", "VALUESAPI_SCOPE"},
+	{"algorithms", "VALUESAPI_ALGORITHMS"},
+	{"leeway", "VALUESAPI_LEEWAY"},
+	{"jwks-refresh-interval", "VALUESAPI_JWKS_REFRESH_INTERVAL"},
+	{"jwks-unknown-kid-interval", "VALUESAPI_JWKS_UNKNOWN_KID_INTERVAL"},
+	{"jwks-timeout", "VALUESAPI_JWKS_TIMEOUT"},
+	{"shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT"},
+}
+
+func TestHelp(t *testing.T) {
+	var serveWant []string
+	for _, f := range serveFlags {
+		serveWant = append(serveWant, "\n  --"+f.flag+" ", "(env "+f.env+", default ")
 	}
-	for _, fe := range flagEnv {
-		if !strings.Contains(out.String(), "--"+fe.flag+" (env "+fe.env+", default ") {
-			t.Errorf("help lacks --%s / %s:\n%s", fe.flag, fe.env, out.String())
-		}
+	tests := []struct {
+		name         string
+		args         []string
+		want, refuse []string
+	}{
+		{"top level lists the commands and the serve flags", []string{"valuesapi", "--help"},
+			append([]string{"Usage: valuesapi [command] [flags]\n", "\nCommands:\n", "  serve ", "(the default)", "  healthcheck "}, serveWant...), nil},
+		{"serve is the same help", []string{"valuesapi", "serve", "-h"}, append([]string{"Commands:"}, serveWant...), nil},
+		{"healthcheck has only --addr", []string{"valuesapi", "healthcheck", "--help"},
+			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n", `(env VALUESAPI_ADDR, default ":44324")`},
+			[]string{"--authority", "--scope", "Commands:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, &out); err != nil {
+				t.Fatalf("got %v, want nil", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("help lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, r := range tt.refuse {
+				if strings.Contains(out.String(), r) {
+					t.Errorf("help has %q, which is not this command's:\n%s", r, out.String())
+				}
+			}
+		})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -33,31 +34,43 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	name, rest := "valuesapi", []string{}
 	if len(args) > 0 {
-		name, rest = args[0], args[1:]
+		// The base name keeps the help readable under `go run`, whose binary sits deep in a build cache.
+		name, rest = filepath.Base(args[0]), args[1:]
 	}
 	command := "serve"
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		command, rest = rest[0], rest[1:]
 	}
-	cfg, err := parseConfig(name, rest, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+	// Each command parses only its own flags, so its --help lists just those.
 	switch command {
 	case "serve":
+		cfg, err := parseConfig(name, rest, getenv, stderr)
+		if err != nil {
+			return unlessHelp(err)
+		}
 		return serve(ctx, cfg, stderr)
 	case "healthcheck":
-		return healthcheck(ctx, cfg.Addr, stdout)
+		addr, err := parseHealthcheck(name, rest, getenv, stderr)
+		if err != nil {
+			return unlessHelp(err)
+		}
+		return healthcheck(ctx, addr, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (want healthcheck, or flags only to serve)", command)
+		return fmt.Errorf("unknown command %q (want serve or healthcheck; see --help)", command)
 	}
 }
 
+// unlessHelp is a parse error, or nil when the user asked for the help and got it.
+func unlessHelp(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
 func serve(ctx context.Context, cfg config, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Every line names the service, so the two programs' logs can share one stream (docker compose, a collector).
+	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("service", "valuesapi")
 	logger.Info("starting", "config", cfg)
 
 	v, err := bearer.New(ctx, cfg.bearerConfig(logger))

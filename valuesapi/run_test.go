@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listeningRE = regexp.MustCompile(`msg=listening .*\baddr=(\S+)`)
 
 // TestRun starts the real program on a free port against a fake authority, waits for /readyz, calls the API and
 // the healthcheck subcommand, and stops it the way SIGTERM does.
@@ -94,6 +95,7 @@ func TestRun(t *testing.T) {
 		if err != nil {
 			t.Errorf("run after cancel: got %v, want nil", err)
 		}
+		checkEveryLineNamesService(t, stderr.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
@@ -112,6 +114,40 @@ func TestHealthcheckFailsWhenNotServing(t *testing.T) {
 	}, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("healthcheck with nothing listening: got nil, want error")
+	}
+}
+
+// checkEveryLineNamesService: the logs of both services often share one stream, so each line says whose it is.
+func checkEveryLineNamesService(t *testing.T, logs string) {
+	t.Helper()
+	for line := range strings.Lines(logs) {
+		if !strings.Contains(line, " service=valuesapi") {
+			t.Errorf("got log line %q, want it to carry service=valuesapi", line)
+		}
+	}
+}
+
+// TestHealthcheckIgnoresOtherVariables: the container probe shares the server's environment, and a bad value in a
+// variable only serve reads must not mark a healthy server unhealthy.
+func TestHealthcheckIgnoresOtherVariables(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer ready.Close()
+	env := map[string]string{
+		"VALUESAPI_ADDR":             ready.Listener.Addr().String(),
+		"VALUESAPI_LEEWAY":           "soon",
+		"VALUESAPI_SCOPE":            "a b",
+		"VALUESAPI_SHUTDOWN_TIMEOUT": "-1s",
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"valuesapi", "healthcheck"}, func(k string) string { return env[k] }, &stdout, io.Discard); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+	if got, want := stdout.String(), "ready\n"; got != want {
+		t.Errorf("got stdout %q, want %q", got, want)
 	}
 }
 
@@ -158,6 +194,8 @@ func TestShutdownAnswersRequestStillArriving(t *testing.T) {
 		if err != nil {
 			t.Errorf("run: got %v, want nil", err)
 		}
+		// With no authority to reach, these logs include the validator's own complaints.
+		checkEveryLineNamesService(t, stderr.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return")
 	}
