@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokenbearer/authserver/internal/throttle"
+	"github.com/tokenbearer/httpserver/envflag"
 )
 
 // config is the effective server configuration.
@@ -28,69 +28,48 @@ type config struct {
 	FailuresPerAddr   throttle.Limit
 }
 
-// parseConfig reads flags from args and, for every flag not given, its
-// environment variable; a flag wins over the environment. It returns
-// flag.ErrHelp after printing usage for --help.
-func parseConfig(cmd string, args []string, getenv func(string) string, output io.Writer) (config, error) {
-	var cfg config
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(output)
-	env := map[string]string{}
-	str := func(p *string, name, envName, def, usage string) {
-		env[name] = envName
-		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
-	}
-	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
-		env[name] = envName
-		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
-	}
-	float := func(p *float64, name, envName string, def float64, usage string) {
-		env[name] = envName
-		fs.Float64Var(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
-	}
-	num := func(p *int, name, envName string, def int, usage string) {
-		env[name] = envName
-		fs.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, envName))
-	}
-	str(&cfg.Addr, "addr", "AUTHSERVER_ADDR", ":44364", "listen address")
-	str(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", "http://localhost:44364", "issuer URL put in tokens and discovery; never taken from the Host header")
-	str(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML file of clients and API resources; empty uses the embedded demo client")
-	str(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "RSA private JWK used to sign tokens; created on first start")
-	dur(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
-	dur(&cfg.ShutdownTimeout, "shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests on shutdown")
-	float(&cfg.FailuresPerClient.PerMinute, "auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", 10,
-		"failed client authentications allowed per minute for one client_id, once its burst is spent")
-	num(&cfg.FailuresPerClient.Burst, "auth-failure-burst-per-client", "AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT", 10,
-		"failed client authentications allowed at once for one client_id")
-	float(&cfg.FailuresPerAddr.PerMinute, "auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", 30,
-		"failed client authentications allowed per minute from one remote address (IPv6: one /64), once its burst is spent")
-	num(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
-		"failed client authentications allowed at once from one remote address")
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag can also be set by its environment variable; the flag wins.\n\n", cmd)
-		fs.PrintDefaults()
-	}
+// defaultAddr is where serve listens and healthcheck probes.
+const defaultAddr = ":44364"
 
-	if err := fs.Parse(args); err != nil {
-		return config{}, err
-	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if v := getenv(env[f.Name]); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", env[f.Name], err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
+// commands are the subcommands the top-level help lists.
+var commands = []envflag.Command{
+	{Name: "serve", Summary: "run the authorization server (the default)"},
+	{Name: "hash-secret", Summary: "print a new client secret and the hash to put in the --config file"},
+	{Name: "healthcheck", Summary: "succeed when the server on --addr is ready, for container health checks"},
+	{Name: "help", Summary: "print this help; help <command> prints the help of that command"},
+}
+
+// addrFlag is the one --addr of serve and healthcheck, so the probe goes
+// where the server listens.
+func addrFlag(fs *envflag.Set, p *string, usage string) {
+	fs.String(p, "addr", "AUTHSERVER_ADDR", defaultAddr, usage)
+}
+
+// parseConfig reads the server's flags from args and, for every flag not
+// given, its environment variable; a flag wins over the environment. Its
+// help is the top-level help, serve being the default command. It returns
+// flag.ErrHelp after printing the help for --help.
+func parseConfig(args []string, getenv func(string) string, output io.Writer) (config, error) {
+	var cfg config
+	fs := envflag.New("authserver [command] [flags]",
+		"An OAuth 2.0 authorization server for the client credentials grant, issuing RFC 9068 JWT access tokens.\n"+
+			"Without a command it serves, configured by the flags below.", output)
+	fs.Commands(commands...)
+	addrFlag(fs, &cfg.Addr, "listen `address`")
+	fs.String(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", "http://localhost:44364", "issuer `URL` put in tokens and discovery; never taken from the Host header")
+	fs.String(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML `file` of clients and API resources; empty uses the embedded demo client")
+	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "RSA private JWK `file` used to sign tokens; created on first start")
+	fs.Duration(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
+	fs.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests on shutdown")
+	fs.Float64(&cfg.FailuresPerClient.PerMinute, "auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", 10,
+		"failed client authentications allowed per minute for one client_id, once its burst is spent")
+	fs.Int(&cfg.FailuresPerClient.Burst, "auth-failure-burst-per-client", "AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT", 10,
+		"failed client authentications allowed at once for one client_id")
+	fs.Float64(&cfg.FailuresPerAddr.PerMinute, "auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", 30,
+		"failed client authentications allowed per minute from one remote address (IPv6: one /64), once its burst is spent")
+	fs.Int(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
+		"failed client authentications allowed at once from one remote address")
+	if err := fs.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
 	if err := cfg.validate(); err != nil {

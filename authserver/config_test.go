@@ -16,7 +16,7 @@ func envFrom(m map[string]string) func(string) string {
 }
 
 func TestParseConfigDefaults(t *testing.T) {
-	cfg, err := parseConfig("authserver", nil, envFrom(nil), &bytes.Buffer{})
+	cfg, err := parseConfig(nil, envFrom(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseConfig("authserver", tt.args, envFrom(env), &bytes.Buffer{})
+			got, err := parseConfig(tt.args, envFrom(env), &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseConfig("authserver", tt.args, envFrom(tt.env), &bytes.Buffer{})
+			_, err := parseConfig(tt.args, envFrom(tt.env), &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want containing %q", err, tt.wantErr)
 			}
@@ -139,7 +139,7 @@ func TestIssuerNormalization(t *testing.T) {
 
 func TestHelpListsFlagsWithEnvAndDefaults(t *testing.T) {
 	var out bytes.Buffer
-	_, err := parseConfig("authserver", []string{"--help"}, envFrom(nil), &out)
+	_, err := parseConfig([]string{"--help"}, envFrom(nil), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("error = %v, want flag.ErrHelp", err)
 	}
@@ -150,9 +150,9 @@ func TestHelpListsFlagsWithEnvAndDefaults(t *testing.T) {
 		"-key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk",
 		"-token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", "1h0m0s",
 		"-shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", "10s",
-		"-auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", "(default 10)",
+		"-auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", `default "10"`,
 		"-auth-failure-burst-per-client", "AUTHSERVER_AUTH_FAILURE_BURST_PER_CLIENT",
-		"-auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", "(default 30)",
+		"-auth-failure-rate-per-addr", "AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR", `default "30"`,
 		"-auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR",
 	} {
 		if !strings.Contains(out.String(), want) {

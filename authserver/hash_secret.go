@@ -7,24 +7,22 @@ import (
 	"io"
 
 	"github.com/tokenbearer/authserver/internal/secret"
+	"github.com/tokenbearer/httpserver/envflag"
 )
 
 // hashSecret prints a fresh client secret and the hash to put in the
 // clients YAML file.
 func hashSecret(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("authserver hash-secret", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: authserver hash-secret\n\nPrints a new random client secret and its hash for clientSecrets in --config.")
-	}
-	if err := fs.Parse(args); err != nil {
+	fs := envflag.New("authserver hash-secret",
+		"Prints a new random client secret and its hash. Give the secret to the client and put the hash\n"+
+			"in its clientSecrets in the --config file; the server never stores the secret itself.", stderr)
+	// It has no flags, so no variable is ever read.
+	noEnv := func(string) string { return "" }
+	if err := fs.Parse(args, noEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("hash-secret: unexpected arguments: %q", fs.Args())
+		return fmt.Errorf("hash-secret: %w", err)
 	}
 	s := secret.Generate()
 	_, err := fmt.Fprintf(stdout, "secret: %s\nhash:   %s\n", s, secret.HashOf(s))

@@ -8,17 +8,24 @@ import (
 	"io"
 
 	"github.com/tokenbearer/httpserver"
+	"github.com/tokenbearer/httpserver/envflag"
 )
 
 // healthcheck asks the local server's /readyz, on the port of the same
-// --addr / AUTHSERVER_ADDR used to serve, for container health checks.
+// --addr / AUTHSERVER_ADDR used to serve, for container health checks. It
+// reads that setting alone: a container whose other settings are wrong
+// already fails to serve, and its probe should not fail for another reason.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := parseConfig("authserver healthcheck", args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+	var addr string
+	fs := envflag.New("authserver healthcheck [flags]",
+		"Asks the server listening on --addr for GET /readyz (on 127.0.0.1 when --addr names no host) and\n"+
+			"succeeds when it answers 200 within 2 s. For container health checks; reads no other setting.", stderr)
+	addrFlag(fs, &addr, "`address` the server listens on, as given to serve")
+	if err := fs.Parse(args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("healthcheck: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("reading configuration: %w", err)
-	}
-	return httpserver.Probe(ctx, cfg.Addr)
+	return httpserver.Probe(ctx, addr)
 }

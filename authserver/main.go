@@ -23,7 +23,7 @@ func main() {
 }
 
 // run picks the subcommand from args[1] when it is not a flag; without one
-// it serves.
+// it serves. Each subcommand has its own flags and help.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd, rest := "serve", []string(nil)
 	if len(args) > 1 {
@@ -39,7 +39,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return hashSecret(rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stderr)
+	case "help":
+		// "help" alone is the top-level help, "help healthcheck" that
+		// command's, as "healthcheck --help" prints it.
+		target := []string{"authserver"}
+		if len(rest) > 0 && rest[0] != "help" {
+			target = append(target, rest[0])
+		}
+		return run(ctx, append(target, "--help"), getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (want hash-secret, healthcheck, or flags to serve)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, hash-secret, healthcheck, help, or flags to serve; see --help)", cmd)
 	}
 }

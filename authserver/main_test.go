@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,15 +216,69 @@ func TestRunStartupErrors(t *testing.T) {
 	}
 }
 
+// TestRunHelp: each command prints its own help, listing the flags it
+// reads and no others, and only the top-level help lists the commands.
 func TestRunHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"healthcheck", "-h"}, {"hash-secret", "--help"}} {
-		var stderr bytes.Buffer
-		if err := run(context.Background(), append([]string{"authserver"}, args...), envFrom(nil), io.Discard, &stderr); err != nil {
-			t.Errorf("run %v = %v, want nil", args, err)
-		}
-		if !strings.Contains(stderr.String(), "Usage:") {
-			t.Errorf("run %v printed no usage", args)
-		}
+	allCommands := []string{"serve", "hash-secret", "healthcheck", "help"}
+	serverFlags := []string{"addr", "issuer", "config", "key-file", "token-lifetime", "shutdown-timeout",
+		"auth-failure-rate-per-client", "auth-failure-burst-per-client", "auth-failure-rate-per-addr", "auth-failure-burst-per-addr"}
+	// Lines of the envflag layout: "  name  summary" and "  --name kind".
+	listsCommand := func(help, name string) bool {
+		return regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `  +\S`).MatchString(help)
+	}
+	listsFlag := func(help, name string) bool {
+		return regexp.MustCompile(`(?m)^  --` + regexp.QuoteMeta(name) + `( |$)`).MatchString(help)
+	}
+	topLevel := []string{"Usage: authserver [command] [flags]", "AUTHSERVER_ISSUER", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR"}
+	healthcheckHelp := []string{"Usage: authserver healthcheck", "/readyz", "AUTHSERVER_ADDR", `default ":44364"`}
+	hashSecretHelp := []string{"Usage: authserver hash-secret", "clientSecrets", "No flags."}
+	tests := []struct {
+		name         string
+		args         []string
+		want         []string // text the help contains
+		wantCommands []string // the commands it lists, and no others
+		wantFlags    []string // the flags it lists, and no others
+	}{
+		{"--help", []string{"--help"}, topLevel, allCommands, serverFlags},
+		{"-h", []string{"-h"}, topLevel, allCommands, serverFlags},
+		{"serve --help", []string{"serve", "--help"}, topLevel, allCommands, serverFlags},
+		{"help", []string{"help"}, topLevel, allCommands, serverFlags},
+		{"help help", []string{"help", "help"}, topLevel, allCommands, serverFlags},
+		{"healthcheck --help", []string{"healthcheck", "--help"}, healthcheckHelp, nil, []string{"addr"}},
+		{"healthcheck -h", []string{"healthcheck", "-h"}, healthcheckHelp, nil, []string{"addr"}},
+		{"help healthcheck", []string{"help", "healthcheck"}, healthcheckHelp, nil, []string{"addr"}},
+		{"hash-secret --help", []string{"hash-secret", "--help"}, hashSecretHelp, nil, nil},
+		{"help hash-secret", []string{"help", "hash-secret"}, hashSecretHelp, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), append([]string{"authserver"}, tt.args...), envFrom(nil), &stdout, &stderr); err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			help := stderr.String()
+			for _, want := range tt.want {
+				if !strings.Contains(help, want) {
+					t.Errorf("help lacks %q:\n%s", want, help)
+				}
+			}
+			for _, name := range allCommands {
+				if got, want := listsCommand(help, name), slices.Contains(tt.wantCommands, name); got != want {
+					t.Errorf("command %s listed: got %v, want %v:\n%s", name, got, want, help)
+				}
+			}
+			for _, name := range serverFlags {
+				if got, want := listsFlag(help, name), slices.Contains(tt.wantFlags, name); got != want {
+					t.Errorf("flag --%s listed: got %v, want %v:\n%s", name, got, want, help)
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("got stdout %q, want nothing: help goes to stderr", stdout.String())
+			}
+		})
+	}
+	if err := run(context.Background(), []string{"authserver", "help", "nope"}, envFrom(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `unknown command "nope"`) {
+		t.Errorf("help nope: got error %v, want unknown command", err)
 	}
 }
 
@@ -298,6 +353,18 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if err := check(nil, map[string]string{"AUTHSERVER_ADDR": ":" + port}); err != nil {
 		t.Errorf("ready server via AUTHSERVER_ADDR: %v", err)
+	}
+	// Only the address is read: the server's other settings are not the
+	// probe's business, even when wrong.
+	unrelated := map[string]string{
+		"AUTHSERVER_ADDR": ":" + port, "AUTHSERVER_ISSUER": "ftp://x", "AUTHSERVER_TOKEN_LIFETIME": "soon",
+		"AUTHSERVER_KEY_FILE": "/nonexistent/k.jwk", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR": "many",
+	}
+	if err := check(nil, unrelated); err != nil {
+		t.Errorf("ready server with bad unrelated variables: got %v, want nil", err)
+	}
+	if err := check([]string{"--issuer", "https://as.example"}, nil); err == nil || !strings.Contains(err.Error(), "not defined: -issuer") {
+		t.Errorf("healthcheck --issuer: got %v, want an unknown-flag error", err)
 	}
 	status.Store(http.StatusServiceUnavailable)
 	if err := check([]string{"--addr", ":" + port}, nil); err == nil || !strings.Contains(err.Error(), "503") {

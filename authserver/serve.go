@@ -19,7 +19,7 @@ import (
 // in-flight requests finish (httpserver.Serve).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := parseConfig("authserver", args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
