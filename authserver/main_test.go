@@ -23,7 +23,7 @@ import (
 	"github.com/tokenbearer/authserver/internal/secret"
 )
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listeningRE = regexp.MustCompile(`msg=listening .*\baddr=(\S+)`)
 
 // startRun runs the real run in the background and returns the bound
 // address once it is logged, and a channel with run's result.
@@ -104,6 +104,15 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if err := run(ctx, []string{"authserver", "healthcheck", "--addr", addr}, envFrom(nil), io.Discard, io.Discard); err != nil {
 		t.Errorf("healthcheck against the running server: %v", err)
 	}
+	// A refused client, so its log lines are among those checked below.
+	resp, err = http.PostForm(base+"/connect/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(logs.String(), "status=401") {
+		t.Errorf("wrong secret: got status %d, want 401 and logged:\n%s", resp.StatusCode, logs)
+	}
 
 	cancel()
 	select {
@@ -116,6 +125,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "msg=stopped") {
 		t.Errorf("no stopped log:\n%s", logs)
+	}
+	// Logs of both services often land in one place; every line says whose.
+	service := regexp.MustCompile(`(^| )service=authserver( |$)`)
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		if !service.MatchString(line) {
+			t.Errorf("log line lacks service=authserver: %s", line)
+		}
 	}
 
 	// A restart reuses the key file.

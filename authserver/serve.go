@@ -18,7 +18,8 @@ import (
 // serve runs the HTTP server until ctx is done, then shuts it down letting
 // in-flight requests finish (httpserver.Serve).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Every line names the service, so logs of both services can be mixed.
+	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("service", "authserver")
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
