@@ -26,10 +26,20 @@ func TestThumbprintRFCVectors(t *testing.T) {
 			name: "RFC 7638 RSA",
 			jwk: JWK{
 				KeyType: "RSA", Algorithm: "RS256", KeyID: "2011-04-29", // not part of the thumbprint
-				N: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+				N: rfc7638N,
 				E: "AQAB",
 			},
 			want: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+		},
+		{
+			// The RFC 7517 appendix A.1 P-256 key. RFC 7638 gives no EC
+			// example; this value was computed from its section 3 definition
+			// ({"crv","kty","x","y"} sorted, no whitespace, SHA-256,
+			// base64url) with Python's json and hashlib, and agrees with
+			// jwcrypto's and jose4j's test suites for the same key.
+			name: "RFC 7517 EC P-256",
+			jwk:  JWK{KeyType: "EC", Curve: "P-256", X: rfc7517X, Y: rfc7517Y, KeyID: "1"},
+			want: "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s",
 		},
 		{
 			// RFC 8037 appendix A.3.
@@ -51,6 +61,76 @@ func TestThumbprintRFCVectors(t *testing.T) {
 	}
 	if _, err := Thumbprint(JWK{KeyType: "oct"}); err == nil {
 		t.Error("Thumbprint of a symmetric key succeeded")
+	}
+}
+
+// The private keys of RFC 7517 appendix A.2 (P-256, and RSA whose public
+// half is the RFC 7638 section 3.1 example) and RFC 8037 appendix A.1
+// (Ed25519), whose thumbprints are the vectors above.
+// rfc7638N is the modulus of the RFC 7638 section 3.1 example key.
+const rfc7638N = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+
+const (
+	rfc7517X = "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4"
+	rfc7517Y = "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"
+	rfc7517D = "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"
+	rfc8037X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+	rfc8037D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
+
+	rfc7517RSA = `{"kty":"RSA","alg":"RS256","n":"` + rfc7638N + `",
+"e":"AQAB",
+"d":"X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q",
+"p":"83i-7IvMGXoMXCskv73TKr8637FiO7Z27zv8oj6pbWUQyLPQBQxtPVnwD20R-60eTDmD2ujnMt5PoqMrm8RfmNhVWDtjjMmCMjOpSXicFHj7XOuVIYQyqVWlWEh6dN36GVZYk93N8Bc9vY41xy8B9RzzOGVQzXvNEvn7O0nVbfs",
+"q":"3dfOR9cuYq-0S-mkFLzgItgMEfFzB2q3hWehMuG0oCuqnb3vobLyumqjVZQO1dIrdwgTnCdpYzBcOfW5r370AFXjiWft_NGEiovonizhKpo9VVS78TzFgxkIdrecRezsZ-1kYd_s1qDbxtkDEgfAITAG9LUnADun4vIcb6yelxk"}`
+)
+
+// TestRFCKeysGetTheirThumbprintAsKid: from the private key to the published
+// kid and members, so a mix-up anywhere on the way (x for y when the public
+// JWK is built, a member left out of the thumbprint) changes a known value.
+func TestRFCKeysGetTheirThumbprintAsKid(t *testing.T) {
+	mustDecode := func(s string) []byte {
+		b, err := b64.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ecKey, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), mustDecode(rfc7517D))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := ParseRSAJWK([]byte(rfc7517RSA))
+	if err != nil {
+		t.Fatalf("ParseRSAJWK of the RFC 7517 key: %v", err)
+	}
+	tests := []struct {
+		name    string
+		key     func() (Key, error)
+		wantKid string
+		wantJWK JWK // public members
+	}{
+		{"RFC 7517 EC P-256", func() (Key, error) { return NewKey(ES256, ecKey) },
+			"cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s", JWK{KeyType: "EC", Curve: "P-256", X: rfc7517X, Y: rfc7517Y}},
+		{"RFC 8037 Ed25519", func() (Key, error) { return NewKey(EdDSA, ed25519.NewKeyFromSeed(mustDecode(rfc8037D))) },
+			"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", JWK{KeyType: "OKP", Curve: "Ed25519", X: rfc8037X}},
+		{"RFC 7517 RSA through the key file format", func() (Key, error) { return rsaKey, nil },
+			"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", JWK{KeyType: "RSA", N: rfc7638N, E: "AQAB"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := tt.key()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.ID != tt.wantKid {
+				t.Errorf("got kid %s, want %s", k.ID, tt.wantKid)
+			}
+			got := k.PublicJWK()
+			got.Use, got.Algorithm, got.KeyID = "", "", ""
+			if got != tt.wantJWK {
+				t.Errorf("got public JWK %+v, want %+v", got, tt.wantJWK)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -80,5 +81,51 @@ func TestStore(t *testing.T) {
 	}
 	if jwks := s.PublicJWKS(); len(jwks.Keys) != 2 || jwks.Keys[0].KeyID != first.ID {
 		t.Errorf("after rotation JWKS = %+v, want the retired key still published for verification", jwks)
+	}
+}
+
+// TestActivateUnknownKid: a kid not in the store never becomes the signing
+// key, and the key that signed before keeps signing.
+func TestActivateUnknownKid(t *testing.T) {
+	key, err := NewKey(RS256, testRSAKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		add        bool
+		activate   bool
+		wantSigner string // kid signing afterwards; "" for none
+	}{
+		{"empty store", false, false, ""},
+		{"store with a key, none active", true, false, ""},
+		{"store with an active key", true, true, key.ID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New()
+			if tt.add {
+				if err := s.Add(key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.activate {
+				if err := s.Activate(key.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, kid := range []string{"unknown", "", key.ID[:10]} {
+				if err := s.Activate(kid); err == nil || !strings.Contains(err.Error(), "not in store") {
+					t.Errorf("Activate(%q): got error %v, want one saying it is not in the store", kid, err)
+				}
+			}
+			got, err := s.Signing()
+			if got.ID != tt.wantSigner {
+				t.Errorf("got signing kid %q (%v), want %q", got.ID, err, tt.wantSigner)
+			}
+			if tt.wantSigner == "" && !errors.Is(err, ErrNoSigningKey) {
+				t.Errorf("got Signing error %v, want ErrNoSigningKey", err)
+			}
+		})
 	}
 }
