@@ -118,8 +118,11 @@ func ParseRSAJWK(data []byte) (Key, error) {
 		}
 		ints[m.name] = new(big.Int).SetBytes(raw)
 	}
-	if !ints["e"].IsInt64() || ints["e"].Int64() > 1<<31-1 {
-		return Key{}, errors.New("jwk exponent too large")
+	// Checked here, before any conversion: Int64 of an e beyond 64 bits keeps
+	// only its low bits (2^64+65537 would pass as 65537), and int of one
+	// beyond 31 bits does the same on 32-bit platforms.
+	if e := ints["e"]; !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
+		return Key{}, errors.New("jwk exponent e out of bounds: want an odd number from 3 to 2^31-1")
 	}
 	priv := &rsa.PrivateKey{
 		PublicKey: rsa.PublicKey{N: ints["n"], E: int(ints["e"].Int64())},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,53 @@ func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 				t.Error("a bad key file was overwritten")
 			}
 		})
+	}
+}
+
+// TestParseRSAJWKRefusesExponentOutOfBounds: e is refused unless odd and
+// from 3 to 2^31-1, before it is converted to an int. Each file holds an
+// otherwise valid key; the e beyond 64 bits has 65537 as its low 64 bits, so
+// a conversion that kept only those would load it as that key.
+func TestParseRSAJWKRefusesExponentOutOfBounds(t *testing.T) {
+	k, err := NewKey(RS256, testRSAKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := MarshalRSAJWK(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withE := func(e *big.Int) []byte {
+		var m map[string]string
+		json.Unmarshal(good, &m)
+		delete(m, "kid") // else the kid check would refuse every changed key
+		m["e"] = b64.EncodeToString(e.Bytes())
+		b, _ := json.Marshal(m)
+		return b
+	}
+	pow2 := func(n uint) *big.Int { return new(big.Int).Lsh(big.NewInt(1), n) }
+	plus := func(a *big.Int, b int64) *big.Int { return new(big.Int).Add(a, big.NewInt(b)) }
+	tests := []struct {
+		name string
+		e    *big.Int
+	}{
+		{"e = 1", big.NewInt(1)},
+		{"e = 2", big.NewInt(2)},
+		{"e even (65536)", big.NewInt(65536)},
+		{"e = 2^31+1", plus(pow2(31), 1)},
+		{"e = 2^32+65537", plus(pow2(32), 65537)},
+		{"e = 2^64+65537", plus(pow2(64), 65537)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseRSAJWK(withE(tt.e))
+			if err == nil || !strings.Contains(err.Error(), "jwk exponent e out of bounds") {
+				t.Fatalf("got error %v, want an exponent out of bounds", err)
+			}
+		})
+	}
+	if _, err := ParseRSAJWK(withE(big.NewInt(65537))); err != nil {
+		t.Errorf("e = 65537: got error %v, want none", err)
 	}
 }
 
