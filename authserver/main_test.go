@@ -351,6 +351,66 @@ func TestHashSecret(t *testing.T) {
 	}
 }
 
+// TestConfigFileWithDemoSecretWarns: a --config file whose client accepts
+// the public demo secret is warned about like the embedded demo, naming the
+// client but no secret.
+func TestConfigFileWithDemoSecretWarns(t *testing.T) {
+	const demoHash = "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=" // of "secret"
+	otherHash := secret.HashOf("not-the-demo-secret")
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "k.jwk") // created by the first run, reused after
+	tests := []struct {
+		name     string
+		secrets  map[string][]string // client id -> stored hashes
+		wantWarn []string            // client ids warned about
+	}{
+		{"the demo hash", map[string][]string{"copied": {demoHash}}, []string{"copied"}},
+		{"another hash", map[string][]string{"mine": {otherHash}}, nil},
+		{"the demo hash second of two", map[string][]string{"rotating": {otherHash, demoHash}}, []string{"rotating"}},
+		{"one client of two", map[string][]string{"copied": {demoHash}, "mine": {otherHash}}, []string{"copied"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := "apiResources:\n  - name: api\n    scopes: [api]\nclients:\n"
+			for id, hashes := range tt.secrets {
+				yaml += fmt.Sprintf("  - clientId: %s\n    clientSecrets: [%s]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n",
+					id, `"`+strings.Join(hashes, `", "`)+`"`)
+			}
+			cfg := filepath.Join(dir, fmt.Sprintf("clients%d.yaml", i))
+			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, logs, done := startRun(t, ctx, []string{"--addr", "127.0.0.1:0", "--config", cfg, "--key-file", keyFile})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			var warned []string
+			for line := range strings.SplitSeq(logs.String(), "\n") {
+				if !strings.Contains(line, "level=WARN") {
+					continue
+				}
+				m := regexp.MustCompile(`msg="a client of --config accepts the public demo secret; replace it: run ` + "`authserver hash-secret`" + `.*" .*client_id=(\S+)`).FindStringSubmatch(line)
+				if m == nil {
+					t.Errorf("unexpected warning: %s", line)
+					continue
+				}
+				warned = append(warned, m[1])
+				for _, leak := range []string{`"secret"`, "=secret", demoHash, otherHash} {
+					if strings.Contains(line, leak) {
+						t.Errorf("warning shows %q: %s", leak, line)
+					}
+				}
+			}
+			if !slices.Equal(warned, tt.wantWarn) {
+				t.Errorf("got warnings for %q, want for %q:\n%s", warned, tt.wantWarn, logs)
+			}
+		})
+	}
+}
+
 func TestHealthcheck(t *testing.T) {
 	var status atomic.Int64
 	status.Store(http.StatusOK)

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/registry"
+	"github.com/tokenbearer/authserver/internal/secret"
 	"github.com/tokenbearer/httpserver"
 )
 
@@ -36,6 +38,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if cfg.ConfigPath == "" {
 		logger.Warn("the embedded demo client is active (client ApiClient, secret \"secret\"); " +
 			"replace it: run `authserver hash-secret` and pass a YAML file of your clients with --config")
+	} else {
+		// A file copied from the demo is as open as the demo itself.
+		for _, id := range clientsWithDemoSecret(reg) {
+			logger.Warn("a client of --config accepts the public demo secret; "+
+				"replace it: run `authserver hash-secret` and put the new hash in its clientSecrets", "client_id", id)
+		}
 	}
 	logger.Info("clients loaded", "client_ids", reg.ClientIDs(), "scopes", reg.Scopes())
 
@@ -59,6 +67,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
 	srv := httpserver.New(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter), logger)
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// demoSecrets are the secrets published with the project: anyone who read
+// the README or the article can present them.
+var demoSecrets = []string{"secret"}
+
+// clientsWithDemoSecret returns, sorted, the ids of the clients that accept
+// one of demoSecrets, found by matching each stored hash as the token
+// endpoint does, among however many secrets a client has.
+func clientsWithDemoSecret(reg *registry.Registry) []string {
+	var ids []string
+	for _, id := range reg.ClientIDs() {
+		client, _ := reg.Client(id)
+		if slices.ContainsFunc(demoSecrets, func(plain string) bool { return secret.MatchesAny(client.Secrets, plain) }) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func loadRegistry(path string) (*registry.Registry, error) {
