@@ -97,6 +97,7 @@ func TestParseErrors(t *testing.T) {
 		{"resource without name", "apiResources:\n  - scopes: [x]\n" + "clients: []\n", []string{"apiResources[0]: empty name"}},
 		{"resource without scopes", "apiResources:\n  - name: api\n" + "clients: []\n", []string{`"api": no scopes`}},
 		{"duplicate resource", resources + "  - name: api\n    scopes: [other]\nclients: []\n", []string{`duplicate name "api"`}},
+		{"scope repeated in one resource", "apiResources:\n  - name: api\n    scopes: [api, other, api]\nclients: []\n", []string{`apiResources[0] "api": duplicate scope "api"`}},
 		{"scope with space", "apiResources:\n  - name: api\n    scopes: [\"a b\"]\nclients: []\n", []string{"not allowed by RFC 6749"}},
 		{"duplicate client", client(okClient) + "  - clientId: c\n" + okClient, []string{"clients[1] \"c\": duplicate clientId"}},
 		{"empty client id", resources + "clients:\n  - clientId: \"\"\n" + okClient, []string{"clients[0]: empty clientId"}},
