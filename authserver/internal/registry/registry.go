@@ -162,6 +162,12 @@ func build(f file) (*Registry, error) {
 		}
 		for j, s := range cf.ClientSecrets {
 			h, err := secret.Parse(s)
+			if err != nil && !strings.HasPrefix(s, "sha256:") {
+				// Most likely the secret itself, pasted where its hash belongs.
+				// The message must not repeat it: errors end up in logs.
+				fail("%s: clientSecrets[%d] is not a hash (%w); a plain secret does not belong here: paste the sha256: line printed by `authserver hash-secret`", where, j, err)
+				continue
+			}
 			if err != nil {
 				fail("%s: clientSecrets[%d]: %w", where, j, err)
 				continue

@@ -104,7 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{"client id over 100 bytes", resources + "clients:\n  - clientId: " + strings.Repeat("x", 101) + "\n" + okClient, []string{"clientId must be at most 100 bytes"}},
 		{"client id with a control character", resources + "clients:\n  - clientId: \"a\\tb\"\n" + okClient, []string{"without control characters"}},
 		{"no secrets", client("    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"no clientSecrets"}},
-		{"plain secret", client("    clientSecrets: [secret]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", `must start with "sha256:"`}},
+		{"plain secret", client("    clientSecrets: [secret]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0] is not a hash", `must start with "sha256:"`, "paste the sha256: line printed by `authserver hash-secret`"}},
 		{"truncated hash", client("    clientSecrets: [\"sha256:K7gNU3sdo+OL0wNh\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n"), []string{"clientSecrets[0]", "want 32"}},
 		{"unsupported grant", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [password]\n    allowedScopes: [api]\n"), []string{`unsupported grant type "password"`}},
 		{"duplicate grant", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials, client_credentials]\n    allowedScopes: [api]\n"), []string{"duplicate allowedGrantTypes"}},
@@ -124,6 +124,19 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlainSecretIsNotRepeated: the error for a secret pasted where its
+// hash belongs must not repeat it, since errors are logged.
+func TestPlainSecretIsNotRepeated(t *testing.T) {
+	const plain = "s3cr3t-pasted-by-mistake"
+	_, err := Parse([]byte("apiResources:\n  - name: api\n    scopes: [api]\nclients:\n  - clientId: c\n    clientSecrets: [" + plain + "]\n    allowedScopes: [api]\n"))
+	if err == nil {
+		t.Fatal("Parse succeeded with a plain secret")
+	}
+	if strings.Contains(err.Error(), plain) {
+		t.Errorf("got error %q, want one without the secret", err)
 	}
 }
 
