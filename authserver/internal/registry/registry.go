@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode"
@@ -90,12 +91,11 @@ func Load(path string) (*Registry, error) {
 	return r, nil
 }
 
-// Parse decodes one YAML document, rejecting unknown fields, and validates it.
+// Parse decodes one YAML document, rejecting unknown keys, and validates it.
 func Parse(data []byte) (*Registry, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var f file
-	if err := dec.Decode(&f); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("config is empty")
 		}
@@ -105,7 +105,79 @@ func Parse(data []byte) (*Registry, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("config must be a single yaml document")
 	}
+	// Checked on the node tree first, because KnownFields' error names a Go
+	// type ("field x not found in type registry.clientFile") instead of the
+	// place in the file and the keys that would have been right.
+	if err := errors.Join(unknownKeys(&doc, reflect.TypeFor[file](), "")...); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	// KnownFields stays as the backstop for what unknownKeys does not walk.
+	dec = yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decoding yaml: %w", err)
+	}
 	return build(f)
+}
+
+// unknownKeys reports every mapping key under n that t, the Go type n
+// decodes into, has no yaml field for. path names n in messages, as in
+// "clients[0]"; "" is the top level. Every field of the config types has a
+// yaml tag, which is the key. Aliases are not followed: expanding
+// them could take exponential time, and their nodes have a line elsewhere.
+func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		var errs []error
+		for _, c := range n.Content {
+			errs = append(errs, unknownKeys(c, t, path)...)
+		}
+		return errs
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return nil // a type mismatch, which decoding reports
+		}
+		var errs []error
+		for i, c := range n.Content {
+			errs = append(errs, unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return errs
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		var valid []string
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			fields[name] = f.Type
+			valid = append(valid, name)
+		}
+		var errs []error
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				continue // "<<: *alias": KnownFields checks what it merges
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				where := fmt.Sprintf("line %d: ", k.Line)
+				if path != "" {
+					where += path + ": "
+				}
+				errs = append(errs, fmt.Errorf("%sunknown key %q (valid keys: %s)", where, k.Value, strings.Join(valid, ", ")))
+				continue
+			}
+			child := k.Value
+			if path != "" {
+				child = path + "." + k.Value
+			}
+			errs = append(errs, unknownKeys(v, ft, child)...)
+		}
+		return errs
+	}
+	return nil
 }
 
 // build validates f and reports every problem found, not just the first.

@@ -90,8 +90,14 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", []string{"config is empty"}},
 		{"comment only", "# nothing\n", []string{"config is empty"}},
 		{"not yaml", "{[", []string{"decoding yaml"}},
-		{"unknown top-level field", resources + "extra: 1\n", []string{"field extra not found"}},
-		{"unknown client field", client(okClient + "    redirectUris: [x]\n"), []string{"field redirectUris not found"}},
+		{"unknown top-level key", resources + "extra: 1\n", []string{`line 4: unknown key "extra" (valid keys: apiResources, clients)`}},
+		{"unknown client key", client(okClient + "    redirectUris: [x]\n"), []string{`line 9: clients[0]: unknown key "redirectUris" (valid keys: clientId, clientSecrets, allowedGrantTypes, allowedScopes)`}},
+		{"misspelled allowedScopes", client("    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScope: [api]\n"),
+			[]string{`line 8: clients[0]: unknown key "allowedScope" (valid keys: clientId, clientSecrets, allowedGrantTypes, allowedScopes)`}},
+		{"unknown resource key", "apiResources:\n  - name: api\n    scope: [api]\nclients: []\n", []string{`line 3: apiResources[0]: unknown key "scope" (valid keys: name, scopes)`}},
+		{"every unknown key at once", "apiResources:\n  - name: api\n    scopes: [api]\n  - nam: b\nclients:\n  - clientID: c\nextra: 1\n",
+			[]string{`line 4: apiResources[1]: unknown key "nam"`, `line 6: clients[0]: unknown key "clientID"`, `line 7: unknown key "extra"`}},
+		{"unknown key in a merged mapping", client(okClient + "    <<: {bogus: 1}\n"), []string{"bogus"}},
 		{"two documents", client(okClient) + "---\n" + client(okClient), []string{"single yaml document"}},
 		{"no resources, no clients", "{}\n", []string{"no apiResources", "no clients"}},
 		{"resource without name", "apiResources:\n  - scopes: [x]\n" + "clients: []\n", []string{"apiResources[0]: empty name"}},
@@ -137,6 +143,22 @@ func TestPlainSecretIsNotRepeated(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), plain) {
 		t.Errorf("got error %q, want one without the secret", err)
+	}
+}
+
+// TestMergeKeysAreNotUnknown: YAML merge keys ("<<: *anchor") are part of
+// the format, not a key of ours. (What they merge is still checked: see
+// "unknown key in a merged mapping" in TestParseErrors.)
+func TestMergeKeysAreNotUnknown(t *testing.T) {
+	const config = "apiResources:\n  - name: api\n    scopes: [api]\nclients:\n" +
+		"  - &base\n    clientId: a\n    clientSecrets: [\"" + goodHash + "\"]\n    allowedGrantTypes: [client_credentials]\n    allowedScopes: [api]\n" +
+		"  - <<: *base\n    clientId: b\n"
+	r, err := Parse([]byte(config))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := r.ClientIDs(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("got clients %v, want [a b]", got)
 	}
 }
 
