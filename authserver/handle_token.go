@@ -64,6 +64,9 @@ func tooManyFailures(wait time.Duration) *tokenError {
 type credentials struct {
 	id, secret string
 	basic      bool
+	// unreadable says, for the log, why an Authorization header gave no
+	// credentials; empty when it was read or absent.
+	unreadable string
 }
 
 // handleToken is the token endpoint (RFC 6749 3.2, 4.4) for the client
@@ -94,14 +97,14 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 			budgetID = cred.id
 		}
 		client, known := reg.Client(cred.id)
+		// Only a registered id is logged: an unknown one may be a secret
+		// pasted into the wrong field.
+		loggedID := "(unregistered)"
+		if known {
+			loggedID = client.ID
+		}
 		end, wait := limiter.begin(remoteAddr, budgetID)
 		if end == nil {
-			// Only a registered id is logged: an unknown one may be a
-			// secret pasted into the wrong field.
-			loggedID := "(unregistered)"
-			if known {
-				loggedID = client.ID
-			}
 			logger.Warn("client authentication throttled", "remote", addrKey(remoteAddr), "client_id", loggedID)
 			return registry.Client{}, tooManyFailures(wait)
 		}
@@ -115,6 +118,10 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		ok := matched && known
 		end(!ok)
 		if !ok {
+			// The caller gets one answer for every failure; the log says
+			// which, but never the secret or the Authorization header.
+			logger.Info("client authentication failed", "reason", failureReason(cred, known),
+				"remote", addrKey(remoteAddr), "client_id", loggedID)
 			return registry.Client{}, invalidClient(cred.basic)
 		}
 		return client, nil
@@ -227,7 +234,11 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenErr
 	id, sec, ok := parseBasic(authz[0])
 	if !ok {
 		// Fails authentication like any other bad credentials.
-		return credentials{basic: true}, nil
+		why := "malformed Basic header"
+		if scheme, _, _ := strings.Cut(authz[0], " "); !strings.EqualFold(scheme, "Basic") {
+			why = "Authorization scheme is not Basic"
+		}
+		return credentials{basic: true, unreadable: why}, nil
 	}
 	// A client may name itself in the body too (RFC 6749 3.2.1), but not as
 	// someone else.
@@ -235,6 +246,30 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenErr
 		return credentials{}, invalidRequest("client_id does not match the Authorization header")
 	}
 	return credentials{id: id, secret: sec, basic: true}, nil
+}
+
+// failureReason names, for the log, why cred failed authentication; known
+// says whether its id is registered. The phrases are fixed so that logs can
+// be counted by them.
+func failureReason(cred credentials, known bool) string {
+	switch {
+	case cred.unreadable != "":
+		return cred.unreadable
+	case cred.id == "" && cred.secret == "":
+		return "no client credentials"
+	case cred.id == "":
+		return "no client_id"
+	case !registry.ValidCredential(cred.id):
+		return "implausible client_id"
+	case !known:
+		return "unknown client"
+	case cred.secret == "":
+		return "no client_secret"
+	case !registry.ValidCredential(cred.secret):
+		return "implausible client_secret"
+	default:
+		return "wrong secret"
+	}
 }
 
 // parseBasic decodes "Basic base64(urlencode(id):urlencode(secret))" as

@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -422,5 +424,94 @@ func TestTokenWithoutSigningKey(t *testing.T) {
 	}
 	if logs := srv.logs.String(); !strings.Contains(logs, "issuing token") || !strings.Contains(logs, keystore.ErrNoSigningKey.Error()) {
 		t.Errorf("the cause is not logged:\n%s", logs)
+	}
+}
+
+// TestFailedAuthenticationLogsReason: each failed client authentication
+// logs one line with a fixed reason, the client_id only when it is
+// registered, and nothing the caller sent as a secret; the caller still
+// gets the one invalid_client answer.
+func TestFailedAuthenticationLogsReason(t *testing.T) {
+	good := form("grant_type", "client_credentials")
+	tests := []struct {
+		name         string
+		body         string
+		authz        string // Authorization header, if any
+		wantReason   string
+		wantClientID string
+		hidden       []string // sent, never to be logged
+	}{
+		{"unknown client (post)", good + "&" + form("client_id", "nobody-7f3a", "client_secret", "guess-9c1e"),
+			"", "unknown client", "(unregistered)", []string{"nobody-7f3a", "guess-9c1e"}},
+		{"unknown client (basic)", good, basicHeader("nobody-b2d4", "guess-e8f0"),
+			"unknown client", "(unregistered)", []string{"nobody-b2d4", "guess-e8f0", strings.TrimPrefix(basicHeader("nobody-b2d4", "guess-e8f0"), "Basic ")}},
+		{"wrong secret (post)", good + "&" + form("client_id", "ApiClient", "client_secret", "wrong-5a6b"),
+			"", "wrong secret", "ApiClient", []string{"wrong-5a6b"}},
+		{"wrong secret (basic)", good, basicHeader("ApiClient", "wrong-c7d8"),
+			"wrong secret", "ApiClient", []string{"wrong-c7d8", strings.TrimPrefix(basicHeader("ApiClient", "wrong-c7d8"), "Basic ")}},
+		{"secret of another client", good + "&" + form("client_id", "ApiClient", "client_secret", "multi-secret"),
+			"", "wrong secret", "ApiClient", []string{"multi-secret"}},
+		{"Basic header not base64", good, "Basic ApiClient:plain-3e4f",
+			"malformed Basic header", "(unregistered)", []string{"plain-3e4f"}},
+		{"Basic header without colon", good, "Basic " + base64.StdEncoding.EncodeToString([]byte("ApiClient-only-1a2b")),
+			"malformed Basic header", "(unregistered)", []string{"ApiClient-only-1a2b", base64.StdEncoding.EncodeToString([]byte("ApiClient-only-1a2b"))}},
+		{"other Authorization scheme", good, "Bearer token-6c7d",
+			"Authorization scheme is not Basic", "(unregistered)", []string{"token-6c7d"}},
+		{"no client credentials", good, "", "no client credentials", "(unregistered)", nil},
+		{"secret without client_id", good + "&" + form("client_secret", "lonely-8e9f"),
+			"", "no client_id", "(unregistered)", []string{"lonely-8e9f"}},
+		{"client_id too long", good + "&" + form("client_id", strings.Repeat("x", 101), "client_secret", "long-0a1b"),
+			"", "implausible client_id", "(unregistered)", []string{strings.Repeat("x", 101), "long-0a1b"}},
+		{"client_id with a control character", good + "&" + form("client_id", "Api\x00Client-2c3d", "client_secret", "ctl-4e5f"),
+			"", "implausible client_id", "(unregistered)", []string{"Client-2c3d", "ctl-4e5f"}},
+		{"registered client without secret", good + "&" + form("client_id", "ApiClient"),
+			"", "no client_secret", "ApiClient", nil},
+		{"secret too long", good + "&" + form("client_id", "ApiClient", "client_secret", strings.Repeat("s", 101)),
+			"", "implausible client_secret", "ApiClient", []string{strings.Repeat("s", 101)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			h := NewServer(slog.New(slog.NewJSONHandler(logs, nil)), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(lenient, lenient, time.Now))
+			req := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", formType)
+			if tt.authz != "" {
+				req.Header.Set("Authorization", tt.authz)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || rec.Body.String() != invalidClientBody {
+				t.Errorf("got %d %s, want 401 %s", rec.Code, rec.Body, invalidClientBody)
+			}
+
+			var failures []map[string]any
+			for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				if rec["msg"] == "client authentication failed" {
+					failures = append(failures, rec)
+				}
+			}
+			if len(failures) != 1 {
+				t.Fatalf("got %d failure lines, want 1:\n%s", len(failures), logs)
+			}
+			got := failures[0]
+			if got["reason"] != tt.wantReason {
+				t.Errorf("got reason %q, want %q", got["reason"], tt.wantReason)
+			}
+			if got["client_id"] != tt.wantClientID {
+				t.Errorf("got client_id %q, want %q", got["client_id"], tt.wantClientID)
+			}
+			if got["level"] != "INFO" || got["remote"] != "192.0.2.1" {
+				t.Errorf("got level %v, remote %v; want INFO, 192.0.2.1", got["level"], got["remote"])
+			}
+			for _, leak := range tt.hidden {
+				if strings.Contains(logs.String(), leak) {
+					t.Errorf("logs contain %q:\n%s", leak, logs)
+				}
+			}
+		})
 	}
 }
