@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,46 @@ func TestProbe(t *testing.T) {
 	}
 	if err := Probe(context.Background(), "no-port"); err == nil {
 		t.Error("probe of an address without a port succeeded")
+	}
+}
+
+// TestProbeFailsOnEveryAnswerButOK: a container is healthy only on 200 from /readyz. A 401 (an auth
+// middleware in front of /readyz) or a 404 (a route gone missing, or another program on the port) means the
+// probe never reached the service's own answer, so it must fail like a 5xx.
+func TestProbeFailsOnEveryAnswerButOK(t *testing.T) {
+	tests := []struct {
+		status  int
+		wantErr bool
+	}{
+		{http.StatusOK, false},
+		{http.StatusNoContent, true},
+		{http.StatusMovedPermanently, true}, // no Location, so the client hands the 301 back
+		{http.StatusBadRequest, true},
+		{http.StatusUnauthorized, true},
+		{http.StatusForbidden, true},
+		{http.StatusNotFound, true},
+		{http.StatusTooManyRequests, true},
+		{http.StatusInternalServerError, true},
+		{http.StatusServiceUnavailable, true},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+			}))
+			defer srv.Close()
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			err := Probe(context.Background(), ":"+port)
+			if !tt.wantErr {
+				if err != nil {
+					t.Errorf("got error %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), strconv.Itoa(tt.status)) {
+				t.Errorf("got error %v, want one naming %d", err, tt.status)
+			}
+		})
 	}
 }
 
