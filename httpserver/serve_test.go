@@ -16,13 +16,19 @@ import (
 // result.
 func startServe(t *testing.T, ctx context.Context, shutdownTimeout time.Duration) (string, <-chan error) {
 	t.Helper()
+	return startServeHandler(t, ctx, shutdownTimeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+}
+
+// startServeHandler is startServe with the handler h.
+func startServeHandler(t *testing.T, ctx context.Context, shutdownTimeout time.Duration, h http.Handler) (string, <-chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}), slog.New(slog.DiscardHandler))
+	srv := New(h, slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, srv, ln, shutdownTimeout, slog.New(slog.DiscardHandler)) }()
 	return ln.Addr().String(), done
@@ -114,5 +120,61 @@ func TestServeClosesIdleKeepAliveConnections(t *testing.T) {
 	cancel()
 	if err := result(t, done); err != nil {
 		t.Errorf("Serve returned %v, want nil", err)
+	}
+}
+
+// TestServeDoesNotWaitForHijackedConnections: a hijacked connection belongs to its handler (net/http neither
+// reports it closed nor closes it on Shutdown), so the drain stops counting it at the hijack; otherwise one
+// WebSocket-style connection, held open or already closed, would keep every shutdown waiting for its timeout.
+func TestServeDoesNotWaitForHijackedConnections(t *testing.T) {
+	tests := []struct {
+		name     string
+		holdOpen bool
+	}{
+		{"held open by the handler", true},
+		{"closed by the handler", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			release := make(chan struct{})
+			defer close(release)
+			addr, done := startServeHandler(t, ctx, 5*time.Second, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					t.Errorf("hijack: %v", err)
+					return
+				}
+				_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				_ = buf.Flush()
+				if tt.holdOpen {
+					<-release
+				}
+				conn.Close()
+			}))
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer from the hijacking handler: %v", err)
+			}
+			resp.Body.Close()
+
+			start := time.Now()
+			cancel()
+			if err := result(t, done); err != nil {
+				t.Errorf("got Serve error %v, want nil", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("got shutdown in %v, want well under the 5 s timeout", d)
+			}
+		})
 	}
 }
