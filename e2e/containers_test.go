@@ -15,7 +15,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// TestContainersWalkthrough builds both images from deploy/Dockerfile (target prebuilt), runs them on one Docker
+// TestContainersWalkthrough builds both images from deploy/prebuilt.Dockerfile, runs them on one Docker
 // network where the authserver is known as "authserver", and replays the article through the published ports.
 func TestContainersWalkthrough(t *testing.T) {
 	requireDocker(t)
@@ -156,7 +156,7 @@ func TestComposeWalkthrough(t *testing.T) {
 	})
 }
 
-// runServiceContainer builds the service's image (target prebuilt) and runs it on the network under its own name,
+// runServiceContainer builds the service's image (deploy/prebuilt.Dockerfile) and runs it on the network under its own name,
 // publishing its port. It waits for /readyz and for healthy, which means the image's HEALTHCHECK (the binary's own
 // healthcheck subcommand) works in scratch.
 func runServiceContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, service, port string,

@@ -53,14 +53,14 @@ func repoRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "deploy", "Dockerfile")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "deploy", "prebuilt.Dockerfile")); err != nil {
 		t.Fatalf("repository root not found from the e2e folder: %v", err)
 	}
 	return root
 }
 
 // buildLinuxBinaries does what `make linux` does, once per test binary: static binaries in bin/linux/ for the
-// Dockerfile's prebuilt target, for the engine's architecture (the same machine's, since the engine is local).
+// prebuilt.Dockerfile, for the engine's architecture (the same machine's, since the engine is local).
 func buildLinuxBinaries(t *testing.T) {
 	t.Helper()
 	root := repoRoot(t)
@@ -86,14 +86,11 @@ var (
 	linuxErr  error
 )
 
-// prebuiltImage describes the image of one service built from deploy/Dockerfile, target prebuilt.
+// prebuiltImage describes the image of one service built from deploy/prebuilt.Dockerfile.
 func prebuiltImage(t *testing.T, service, port string) testcontainers.FromDockerfile {
 	return testcontainers.FromDockerfile{
 		Context:    repoRoot(t),
-		Dockerfile: "deploy/Dockerfile",
+		Dockerfile: "deploy/prebuilt.Dockerfile",
 		BuildArgs:  map[string]*string{"SERVICE": &service, "PORT": &port},
-		BuildOptionsModifier: func(o *client.ImageBuildOptions) {
-			o.Target = "prebuilt"
-		},
 	}
 }
