@@ -3,7 +3,6 @@ SHELL := /bin/bash
 GO ?= go
 MODULES := authserver valuesapi httpserver e2e
 BIN := bin
-STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME ?= 30s
 
 AUTHSERVER_URL ?= http://localhost:44364
@@ -17,33 +16,27 @@ build:
 	$(GO) build -o $(BIN)/valuesapi ./valuesapi
 	$(GO) build -o $(BIN)/walkthrough ./e2e/cmd/walkthrough
 
-## run: both services in the foreground; Ctrl-C stops both
+## run: both services in the foreground, authserver first (valuesapi starts once it is ready); Ctrl-C stops both
 run: build
-	@$(BIN)/authserver & a=$$!; \
-	$(BIN)/valuesapi & v=$$!; \
-	trap 'kill $$a $$v 2>/dev/null' INT TERM EXIT; \
-	wait $$a $$v
+	@BIN=$(BIN) scripts/demo.sh run
 
 ## demo: start both services, run the narrated walkthrough against them, stop them, exit with its status
-# Service logs go to bin/*.log so the narration stays readable.
+# Service logs go to bin/authserver.log and bin/valuesapi.log so the narration stays readable; a service that cannot
+# start (its port already taken, say by `make run`) fails the demo with its reason.
 demo: build
-	@set -u; \
-	$(BIN)/authserver >$(BIN)/authserver.log 2>&1 & a=$$!; \
-	$(BIN)/valuesapi >$(BIN)/valuesapi.log 2>&1 & v=$$!; \
-	trap 'kill $$a $$v 2>/dev/null; wait $$a $$v 2>/dev/null' EXIT; \
-	$(BIN)/walkthrough --authority $(AUTHSERVER_URL) --api $(VALUESAPI_URL) --wait 30s
+	@BIN=$(BIN) WALKTHROUGH_AUTHORITY=$(AUTHSERVER_URL) WALKTHROUGH_API=$(VALUESAPI_URL) scripts/demo.sh demo
 
 ## test: every module's tests, the end-to-end tests included; gotestsum prints the summary with what was skipped
-GOTESTSUM_VERSION ?= v1.13.0
+# gotestsum and staticcheck are pinned as tool directives in tools/go.mod: a module cache is all they need.
 test:
-	@$(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails -- \
+	@$(GO) tool gotestsum --format pkgname-and-test-fails -- \
 		-count=1 -timeout 30m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 ## lint: gofmt check, go vet, staticcheck
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) tool staticcheck $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 fmt:
 	gofmt -w $(MODULES)
@@ -60,8 +53,9 @@ load:
 	$(GO) test -count=1 -v -run '^TestLoadThroughAuthserverRestart$$' ./e2e
 
 ## ---- containers: deploy/Dockerfile and docker-compose.yml ----
-# BUILD_TARGET=prebuilt packs the static binaries from bin/linux/ into scratch images (no registry needed);
-# empty builds from source in golang:1.26. `docker compose` (v2) is used when present, else `docker-compose`.
+# BUILD_TARGET=prebuilt packs the static binaries from bin/linux/ into scratch images (deploy/prebuilt.Dockerfile, no
+# registry needed); empty builds from source in golang:1.26 (deploy/source.Dockerfile). Both work with BuildKit and
+# with the classic builder of docker-compose v1. `docker compose` (v2) is used when present, else `docker-compose`.
 BUILD_TARGET ?=
 LINUX_GOARCH ?= $(shell $(GO) env GOARCH)
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
@@ -70,16 +64,18 @@ COMPOSE_WAIT ?= 90
 COMPOSE_PROJECT_NAME ?= tokenbearer
 export COMPOSE_PROJECT_NAME
 
-.PHONY: linux images up down
+.PHONY: linux images up down down-volumes
 
-## linux: static Linux binaries of both services into bin/linux/ (what the Dockerfile's prebuilt target packs)
+## linux: static Linux binaries of both services into bin/linux/ (what deploy/prebuilt.Dockerfile packs)
 linux:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LINUX_GOARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/linux/authserver ./authserver
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LINUX_GOARCH) $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/linux/valuesapi ./valuesapi
 
 ## images: tokenbearer/authserver:dev and tokenbearer/valuesapi:dev through docker compose
 images: $(if $(filter prebuilt,$(BUILD_TARGET)),linux)
-	BUILD_TARGET='$(BUILD_TARGET)' $(COMPOSE) build
+	@BUILD_TARGET='$(BUILD_TARGET)' $(COMPOSE) build || { \
+		echo; echo "make images: the build failed. A source build pulls golang:1.26; without a registry, build offline:"; \
+		echo "  BUILD_TARGET=prebuilt make up"; exit 1; }
 
 ## up: build the images, start docker-compose.yml in the background, wait until both services are healthy
 up: images
@@ -91,6 +87,10 @@ up: images
 	done; \
 	echo "services not healthy after $(COMPOSE_WAIT)s"; $(COMPOSE) ps; $(COMPOSE) logs --tail 50; exit 1
 
-## down: stop and remove the containers and network; the signing-key volume stays (`docker compose down -v` drops it)
+## down: stop and remove the containers and network; the signing-key volume stays
 down:
 	$(COMPOSE) down
+
+## down-volumes: as down, and delete the signing-key volume too (the next start makes a new key and kid)
+down-volumes:
+	$(COMPOSE) down -v

@@ -22,8 +22,12 @@ func buildThenRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	for _, name := range []string{"authserver", "valuesapi"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/tokenbearer/"+name)
+	for name, pkg := range map[string]string{
+		"authserver":  "github.com/tokenbearer/authserver",
+		"valuesapi":   "github.com/tokenbearer/valuesapi",
+		"walkthrough": "github.com/tokenbearer/e2e/cmd/walkthrough",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n", name, err)
