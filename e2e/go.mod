@@ -150,3 +150,8 @@ require (
 	gotest.tools/v3 v3.5.2 // indirect
 	tags.cncf.io/container-device-interface v1.1.0 // indirect
 )
+
+require github.com/tokenbearer/httpserver v0.0.0
+
+// The shared command-line code is a module of this repository, not a published one.
+replace github.com/tokenbearer/httpserver => ../httpserver

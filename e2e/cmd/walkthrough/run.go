@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/tokenbearer/e2e/walkthrough"
+	"github.com/tokenbearer/httpserver/envflag"
 )
 
 type config struct {
@@ -48,27 +50,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+	name := "walkthrough"
+	if len(args) > 0 {
+		// The base name keeps the help readable under `go run`, whose binary sits deep in a build cache.
+		name, args = filepath.Base(args[0]), args[1:]
 	}
+	s := envflag.New(name+" [flags]",
+		"Replays the article's five Postman steps against running services, says what each answer means, and exits non-zero when one differs from the article.",
+		stderr)
 	var cfg config
-	fs.StringVar(&cfg.authority, "authority", env("WALKTHROUGH_AUTHORITY", "http://localhost:44364"), "authserver base URL as this client reaches it (env WALKTHROUGH_AUTHORITY)")
-	fs.StringVar(&cfg.api, "api", env("WALKTHROUGH_API", "http://localhost:44324"), "valuesapi base URL (env WALKTHROUGH_API)")
-	fs.StringVar(&cfg.clientID, "client-id", env("WALKTHROUGH_CLIENT_ID", "ApiClient"), "client_id (env WALKTHROUGH_CLIENT_ID)")
-	fs.StringVar(&cfg.clientSecret, "client-secret", env("WALKTHROUGH_CLIENT_SECRET", "secret"), "client_secret (env WALKTHROUGH_CLIENT_SECRET)")
-	fs.StringVar(&cfg.scope, "scope", env("WALKTHROUGH_SCOPE", "auth.web.api"), "scope to ask for; empty asks for all the client's scopes (env WALKTHROUGH_SCOPE)")
-	fs.DurationVar(&cfg.wait, "wait", 0, "wait this long for both /readyz endpoints before starting (0: do not wait)")
-	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "timeout of each HTTP request")
-	if err := fs.Parse(args[1:]); err != nil {
+	s.String(&cfg.authority, "authority", "WALKTHROUGH_AUTHORITY", "http://localhost:44364", "authserver base `URL` as this client reaches it")
+	s.String(&cfg.api, "api", "WALKTHROUGH_API", "http://localhost:44324", "valuesapi base `URL` as this client reaches it")
+	s.String(&cfg.clientID, "client-id", "WALKTHROUGH_CLIENT_ID", "ApiClient", "`client_id` to authenticate as")
+	s.String(&cfg.clientSecret, "client-secret", "WALKTHROUGH_CLIENT_SECRET", "secret", "`client_secret` of that client (the demo's is the default)")
+	s.String(&cfg.scope, "scope", "WALKTHROUGH_SCOPE", "auth.web.api", "`scope` to ask for; --scope \"\" asks for all the client's scopes")
+	s.Duration(&cfg.wait, "wait", "WALKTHROUGH_WAIT", 0, "wait this long for both /readyz endpoints before starting (0: do not wait)")
+	s.Duration(&cfg.timeout, "timeout", "WALKTHROUGH_TIMEOUT", 10*time.Second, "timeout of each HTTP request")
+	if err := s.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if cfg.wait < 0 {
+		return config{}, errors.New("--wait must not be negative")
+	}
+	if cfg.timeout <= 0 {
+		// http.Client reads 0 as no timeout at all, which would let a stuck server hang the walkthrough.
+		return config{}, errors.New("--timeout must be positive")
 	}
 	return cfg, nil
 }

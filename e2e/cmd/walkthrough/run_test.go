@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunFailsWhenTheAPIIsOpen: an API that answers without a token is not the article's, so run returns an
@@ -27,16 +29,69 @@ func TestRunFailsWhenTheAPIIsOpen(t *testing.T) {
 }
 
 func TestFlagsAndEnvironment(t *testing.T) {
-	env := map[string]string{"WALKTHROUGH_CLIENT_ID": "FromEnv", "WALKTHROUGH_SCOPE": "from.env"}
-	cfg, err := parseFlags([]string{"walkthrough", "--scope", "from.flag"}, func(k string) string { return env[k] }, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
+	defaults := config{
+		authority: "http://localhost:44364", api: "http://localhost:44324", clientID: "ApiClient", clientSecret: "secret",
+		scope: "auth.web.api", timeout: 10 * time.Second,
 	}
-	if cfg.clientID != "FromEnv" || cfg.scope != "from.flag" || cfg.authority != "http://localhost:44364" {
-		t.Errorf("got client %q scope %q authority %q; want env, flag over env, and the default", cfg.clientID, cfg.scope, cfg.authority)
+	with := func(f func(*config)) config { c := defaults; f(&c); return c }
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config
+		wantErr string
+	}{
+		{name: "defaults", want: defaults},
+		{name: "every flag has a variable", env: map[string]string{
+			"WALKTHROUGH_AUTHORITY": "http://as:1", "WALKTHROUGH_API": "http://api:2", "WALKTHROUGH_CLIENT_ID": "C",
+			"WALKTHROUGH_CLIENT_SECRET": "S", "WALKTHROUGH_SCOPE": "s", "WALKTHROUGH_WAIT": "30s", "WALKTHROUGH_TIMEOUT": "3s",
+		}, want: config{authority: "http://as:1", api: "http://api:2", clientID: "C", clientSecret: "S", scope: "s",
+			wait: 30 * time.Second, timeout: 3 * time.Second}},
+		{name: "flag wins over env", args: []string{"--scope", "from.flag", "--wait", "1s"},
+			env:  map[string]string{"WALKTHROUGH_SCOPE": "from.env", "WALKTHROUGH_WAIT": "9s", "WALKTHROUGH_CLIENT_ID": "FromEnv"},
+			want: with(func(c *config) { c.scope, c.wait, c.clientID = "from.flag", time.Second, "FromEnv" })},
+		{name: "empty --scope asks for every scope", args: []string{"--scope", ""}, want: with(func(c *config) { c.scope = "" })},
+		{name: "bad env duration names the variable", env: map[string]string{"WALKTHROUGH_WAIT": "soon"}, wantErr: "WALKTHROUGH_WAIT"},
+		{name: "zero timeout refused", args: []string{"--timeout", "0"}, wantErr: "--timeout"},
+		{name: "negative wait refused", env: map[string]string{"WALKTHROUGH_WAIT": "-1s"}, wantErr: "--wait"},
+		{name: "stray argument refused", args: []string{"stray"}, wantErr: "unexpected arguments"},
 	}
-	if _, err := parseFlags([]string{"walkthrough", "stray"}, noEnv, &bytes.Buffer{}); err == nil {
-		t.Error("a stray argument was accepted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(append([]string{"walkthrough"}, tt.args...), func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"/some/build/dir/walkthrough", "--help"}, noEnv, io.Discard, &out); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+	want := []string{"Usage: walkthrough [flags]\n"}
+	for _, f := range []struct{ flag, env string }{
+		{"authority", "WALKTHROUGH_AUTHORITY"}, {"api", "WALKTHROUGH_API"}, {"client-id", "WALKTHROUGH_CLIENT_ID"},
+		{"client-secret", "WALKTHROUGH_CLIENT_SECRET"}, {"scope", "WALKTHROUGH_SCOPE"}, {"wait", "WALKTHROUGH_WAIT"},
+		{"timeout", "WALKTHROUGH_TIMEOUT"},
+	} {
+		want = append(want, "\n  --"+f.flag+" ", "(env "+f.env+", default ")
+	}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("help lacks %q:\n%s", w, out.String())
+		}
 	}
 }
 
