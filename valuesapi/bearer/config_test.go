@@ -18,6 +18,8 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"unknown alg", func(c *Config) { c.Algorithms = []string{"RS257"} }, `"RS257"`},
 		{"no authority", func(c *Config) { c.Authority = "" }, "authority"},
 		{"relative authority", func(c *Config) { c.Authority = "as.example" }, "absolute"},
+		{"ftp authority", func(c *Config) { c.Authority = "ftp://as.example" }, "http(s)"},
+		{"authority without host", func(c *Config) { c.Authority = "http:///realms/x" }, "absolute"},
 		{"authority with query", func(c *Config) { c.Authority = "http://as.example?x=1" }, "query"},
 		{"authority with fragment", func(c *Config) { c.Authority = "http://as.example#x" }, "fragment"},
 		{"no audience", func(c *Config) { c.Audience = "" }, "audience"},

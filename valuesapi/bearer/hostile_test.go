@@ -294,14 +294,28 @@ func TestHostileTokens(t *testing.T) {
 		{"typ missing", bearerOf(token(func(h map[string]any, _ jwt.MapClaims) { delete(h, "typ") })), rejected("token type must be at+jwt")},
 		{"typ not a string", bearerOf(token(func(h map[string]any, _ jwt.MapClaims) { h["typ"] = []string{"at+jwt"} })), rejected("token type must be at+jwt")},
 
-		// Time claims (leeway 30 s).
+		// Time claims (leeway 30 s). The rows around the boundary pin the leeway to within a few seconds: claims are
+		// whole seconds (now is truncated), so a past exp gets its slack on the accepted side and a future nbf/iat
+		// on the refused side, and no row depends on how fast the test runs.
 		{"exp missing", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { delete(c, "exp") })), rejected("token is missing a required claim")},
 		{"exp past leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-2 * time.Minute).Unix() })), rejected("token is expired")},
+		{"exp 31s ago, just past leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-31 * time.Second).Unix() })), rejected("token is expired")},
+		{"exp 27s ago, just inside leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-27 * time.Second).Unix() })), accepted},
 		{"exp just inside leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() })), accepted},
 		{"exp not a number", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = "tomorrow" })), rejected("malformed token")},
 		{"nbf in the future beyond leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(2 * time.Minute).Unix() })), rejected("token is not valid yet")},
+		{"nbf 34s ahead, just past leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(34 * time.Second).Unix() })), rejected("token is not valid yet")},
+		{"nbf 29s ahead, just inside leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(29 * time.Second).Unix() })), accepted},
 		{"nbf in the future inside leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() })), accepted},
 		{"iat in the future beyond leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(2 * time.Minute).Unix() })), rejected("token issued in the future")},
+		{"iat 34s ahead, just past leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(34 * time.Second).Unix() })), rejected("token issued in the future")},
+		{"iat 29s ahead, just inside leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(29 * time.Second).Unix() })), accepted},
+
+		// Scope (RFC 6749 3.3: scope tokens are case-sensitive; only the exact string counts).
+		{"scope upper-case", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "AUTH.WEB.API" })), insufficient},
+		{"scope mixed case", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "Auth.Web.Api" })), insufficient},
+		{"scope prefix only", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "auth.web" })), insufficient},
+		{"scope among others", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "openid " + audience + " profile" })), accepted},
 
 		// Issuer and audience.
 		{"iss wrong", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "http://evil.example" })), rejected("invalid issuer")},
