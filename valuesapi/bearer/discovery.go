@@ -3,7 +3,6 @@ package bearer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,29 +23,32 @@ type discovery struct {
 // fetchDiscovery GETs {authority}/.well-known/openid-configuration and checks that its issuer is the authority
 // (RFC 8414 3.3), which stops a misconfigured or spoofed metadata endpoint from choosing whose tokens we accept.
 func fetchDiscovery(ctx context.Context, client *http.Client, authority string) (discovery, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, discoveryURL(authority), nil)
+	where := discoveryURL(authority)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
 		return discovery{}, fmt.Errorf("building discovery request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
+		// The client's error names the URL and the cause: connection refused, no such host, deadline exceeded.
 		return discovery{}, fmt.Errorf("fetching discovery document: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return discovery{}, fmt.Errorf("fetching discovery document: status %d", resp.StatusCode)
+		return discovery{}, fmt.Errorf("discovery document %s: status %d, want 200", where, resp.StatusCode)
 	}
 	var d discovery
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBytes)).Decode(&d); err != nil {
-		return discovery{}, fmt.Errorf("decoding discovery document: %w", err)
+		return discovery{}, fmt.Errorf("decoding discovery document %s: %w", where, err)
 	}
+	// The members quoted below come from the authority; %.200q keeps a garbage document from flooding the log.
 	if !issuerMatches(authority, d.Issuer) {
-		return discovery{}, fmt.Errorf("discovery issuer %q does not match authority %q", d.Issuer, authority)
+		return discovery{}, fmt.Errorf("discovery issuer %.200q does not match authority %q", d.Issuer, authority)
 	}
 	u, err := url.Parse(d.JWKSURI)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return discovery{}, errors.New("discovery document has no absolute http(s) jwks_uri")
+		return discovery{}, fmt.Errorf("discovery document %s: jwks_uri %.200q is not an absolute http(s) URL", where, d.JWKSURI)
 	}
 	return d, nil
 }

@@ -17,7 +17,8 @@ import (
 const (
 	backoffMin = 250 * time.Millisecond
 	backoffMax = 5 * time.Second
-	// refreshLogEvery limits JWKS refresh failure logs; unknown-kid refreshes can fail once per UnknownKIDInterval.
+	// refreshLogEvery limits JWKS refresh failure logs (unknown-kid refreshes can fail once per UnknownKIDInterval)
+	// and start-up failure logs (an attempt every backoffMax).
 	refreshLogEvery = time.Minute
 )
 
@@ -33,9 +34,10 @@ type keySet struct {
 }
 
 // loadLoop retries discovery and the first JWKS fetch with exponential backoff until it succeeds or ctx ends.
+// Each failure becomes the NotReady reason; the warning that says why is logged for the first failure and then
+// at most once per refreshLogEvery, whatever the cause, so a long outage costs a line a minute.
 func (v *Validator) loadLoop(ctx context.Context) {
-	delay := backoffMin
-	var lastLog time.Time
+	delay := v.retry.min
 	for attempt := 1; ; attempt++ {
 		// keyfunc starts its refresh goroutine before the first fetch and keeps it when that fetch fails, so each
 		// attempt runs under its own context, cancelled unless the attempt succeeds.
@@ -52,19 +54,14 @@ func (v *Validator) loadLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		// Log every attempt while the delay still grows (a handful of lines), then once per minute.
-		if delay < backoffMax || time.Since(lastLog) >= refreshLogEvery {
-			v.log.Warn("signing keys not loaded, retrying", "authority", v.cfg.Authority, "attempt", attempt, "retry_in", delay, "error", err)
-			lastLog = time.Now()
+		v.setLoadErr(err)
+		if n, ok := v.loadLog.allow(v.retry.now()); ok {
+			v.log.Warn("signing keys not loaded, retrying", "authority", v.cfg.Authority, "attempt", attempt, "retry_in", delay, "error", err, "suppressed", n)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !v.retry.wait(ctx, delay) {
 			return
-		case <-t.C:
 		}
-		delay = min(delay*2, backoffMax)
+		delay = min(delay*2, v.retry.max)
 	}
 }
 
@@ -76,7 +73,7 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 	d, err := fetchDiscovery(dctx, v.cfg.HTTPClient, v.cfg.Authority)
 	cancel()
 	if err != nil {
-		return nil, err
+		return nil, v.explainTimeout(err)
 	}
 
 	remote, err := jwkset.NewStorageFromHTTP(d.JWKSURI, jwkset.HTTPClientStorageOptions{
@@ -87,8 +84,12 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 		RefreshInterval:     v.cfg.RefreshInterval,
 		Storage:             lastGoodKeys{jwkset.NewMemoryStorage()},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("loading JWKS: %w", err)
+	switch {
+	case errors.Is(err, errNoSigningKey):
+		// jwkset's wrapping ("failed to delete all keys from storage") would hide the point.
+		return nil, fmt.Errorf("%s: %w", d.JWKSURI, errNoSigningKey)
+	case err != nil:
+		return nil, v.explainTimeout(fmt.Errorf("fetching JWKS %s: %w", d.JWKSURI, err))
 	}
 	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
 		HTTPURLs: map[string]jwkset.Storage{d.JWKSURI: remote},
@@ -125,6 +126,15 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 	}, nil
 }
 
+// explainTimeout adds the configured bound to a fetch that ran out of time, since "context deadline exceeded"
+// alone does not say which setting to look at.
+func (v *Validator) explainTimeout(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (no answer within the fetch timeout of %v)", err, v.cfg.FetchTimeout)
+	}
+	return err
+}
+
 // refreshFailed builds keyfunc's RefreshErrorHandler. keyfunc's default logs at ERROR on every failure; periodic
 // and unknown-kid refreshes during an authority outage would repeat that endlessly, so failures are summarised at
 // most once per refreshLogEvery.
@@ -147,7 +157,10 @@ func keyFor(ctx context.Context, ks *keySet) jwt.Keyfunc {
 		}
 		key, err := lookup(t)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// jwkset reports an unknown-kid refresh that timed out only to RefreshErrorHandler and then answers
+			// "not found". The request's context tells the two apart: once it is done, the keys could not be
+			// checked in time, which is the authority's fault (or the client left), not the token's.
+			if ctx.Err() != nil {
 				return nil, ErrKeysUnavailable.because(err)
 			}
 			return nil, errUnknownKey.because(err)

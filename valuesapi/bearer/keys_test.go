@@ -2,11 +2,15 @@ package bearer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,13 +157,7 @@ func TestAuthorityDownAtStart(t *testing.T) {
 
 // TestAuthorityRefusingConnections covers a dead host rather than an erroring one.
 func TestAuthorityRefusingConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	v := newValidator(t, "http://"+addr, nil)
+	v := newValidator(t, "http://"+refusedAddr(t), nil)
 	if err := validateWithin(t, v, "a.b.c", 5*time.Second); !errors.Is(err, bearer.ErrKeysUnavailable) {
 		t.Fatalf("got %v, want %v", err, bearer.ErrKeysUnavailable)
 	}
@@ -182,7 +180,8 @@ func TestDiscoveryIssuerMismatchIsNotReady(t *testing.T) {
 }
 
 // TestStalledJWKSDoesNotHang: when the authority stops answering, a request whose kid forces a refresh comes back
-// with 401 after FetchTimeout instead of hanging.
+// with 401 after FetchTimeout instead of hanging, and says the keys were not available rather than blaming the
+// token's kid, which the authority might well have published.
 func TestStalledJWKSDoesNotHang(t *testing.T) {
 	a := bearertest.NewAuthority(t)
 	const timeout = 200 * time.Millisecond
@@ -190,8 +189,8 @@ func TestStalledJWKSDoesNotHang(t *testing.T) {
 	waitReady(t, v)
 	a.Stall(true)
 	token := bearertest.Sign(t, a.Key, map[string]any{"alg": "RS256", "kid": "rotated", "typ": "at+jwt"}, a.Claims(audience, audience))
-	if err := validateWithin(t, v, token, 5*timeout); !isDescription(err, "unknown signing key") {
-		t.Fatalf("got %v, want unknown signing key", err)
+	if err := validateWithin(t, v, token, 5*timeout); !errors.Is(err, bearer.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want %v", err, bearer.ErrKeysUnavailable)
 	}
 	// Known keys keep working from the cache while the authority stalls.
 	if _, err := v.Validate(context.Background(), a.Token(t, audience, audience)); err != nil {
@@ -317,4 +316,146 @@ func TestKeySetWithoutKeysAtStartIsNotReady(t *testing.T) {
 	if _, err := v.Validate(context.Background(), a.Token(t, audience, audience)); err != nil {
 		t.Fatalf("after a key was published: %v", err)
 	}
+}
+
+// TestOnlySigningKeysVerify: a key the authority publishes for encryption never verifies a token, even one signed
+// with it; a key without "use" still does, since RFC 7517 4.2 makes the member optional. The authority's own
+// signing key stays in the set, so the set is usable and only the use filter can refuse the token.
+func TestOnlySigningKeysVerify(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	key := bearertest.Keys(t)[1]
+	tests := []struct {
+		use     string
+		wantErr string // "" means accepted
+	}{
+		{"sig", ""},
+		{"", ""},
+		{"enc", "unknown signing key"},
+	}
+	for _, tt := range tests {
+		// No alg member, so keyfunc's alg check cannot be what refuses the token.
+		a.AddKeyWith("use-"+tt.use, &key.PublicKey, tt.use, "")
+	}
+	v := newValidator(t, a.URL, nil)
+	waitReady(t, v)
+	for _, tt := range tests {
+		t.Run("use "+strconv.Quote(tt.use), func(t *testing.T) {
+			token := bearertest.Sign(t, key, map[string]any{"alg": "RS256", "kid": "use-" + tt.use, "typ": "at+jwt"}, a.Claims(audience, audience))
+			_, err := v.Validate(context.Background(), token)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("got %v, want accepted", err)
+			case tt.wantErr != "" && !isDescription(err, tt.wantErr):
+				t.Errorf("got %v, want %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// refusedAddr returns the address of a port on 127.0.0.1 that nothing listens on any more.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestNotReadyNamesTheCause: while the keys cannot be loaded, tokens get only "signing keys not available", so
+// NotReady (and through it /readyz) must say what is wrong with the authority.
+func TestNotReadyNamesTheCause(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	stall := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	// discoveryDoc serves a discovery document with the given jwks_uri and status.
+	discoveryDoc := func(a *bearertest.Authority, status int, jwksURI string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.URL, "jwks_uri": jwksURI})
+		}
+	}
+	tests := []struct {
+		name string
+		// setup plays one failure on a fresh authority and returns the authority to configure.
+		setup func(t *testing.T, a *bearertest.Authority) string
+		want  []string // each must appear in the reason
+	}{
+		{"connection refused", func(t *testing.T, _ *bearertest.Authority) string { return "http://" + refusedAddr(t) },
+			[]string{"fetching discovery document", "connection refused"}},
+		{"authority answers 503", func(_ *testing.T, a *bearertest.Authority) string { a.Down(true); return a.URL },
+			[]string{"discovery document http://", "status 503"}},
+		{"discovery times out", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, stall)
+			return a.URL
+		}, []string{"fetching discovery document", "deadline exceeded", "fetch timeout of 200ms"}},
+		{"discovery answers 500 with a usable JSON body", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusInternalServerError, a.URL+bearertest.JWKSPath))
+			return a.URL
+		}, []string{"status 500, want 200"}},
+		{"discovery is not JSON", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "<html>") })
+			return a.URL
+		}, []string{"decoding discovery document http://"}},
+		{"issuer mismatch", func(_ *testing.T, a *bearertest.Authority) string {
+			a.SetIssuer("http://impostor.example")
+			return a.URL
+		}, []string{`discovery issuer "http://impostor.example" does not match authority "http://127.0.0.1:`}},
+		{"relative jwks_uri", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, bearertest.JWKSPath))
+			return a.URL
+		}, []string{`jwks_uri "/.well-known/openid-configuration/jwks" is not an absolute http(s) URL`}},
+		{"scheme-relative jwks_uri", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, "//"+strings.TrimPrefix(a.URL, "http://")+bearertest.JWKSPath))
+			return a.URL
+		}, []string{"is not an absolute http(s) URL"}},
+		{"ftp jwks_uri", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, "ftp://"+strings.TrimPrefix(a.URL, "http://")+bearertest.JWKSPath))
+			return a.URL
+		}, []string{`jwks_uri "ftp://`, "is not an absolute http(s) URL"}},
+		{"JWKS answers 503", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.JWKSPath, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+			return a.URL
+		}, []string{"fetching JWKS http://", "503"}},
+		{"JWKS times out", func(_ *testing.T, a *bearertest.Authority) string { a.Stall(true); return a.URL },
+			[]string{"fetching JWKS http://", "deadline exceeded", "fetch timeout of 200ms"}},
+		{"JWKS holds only an encryption key", func(_ *testing.T, a *bearertest.Authority) string {
+			a.RemoveKey(a.KID)
+			a.AddKeyWith("enc", &a.Key.PublicKey, "enc", "RSA-OAEP")
+			return a.URL
+		}, []string{"/jwks: JWKS has no usable signing key"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := bearertest.NewAuthority(t)
+			v := newValidator(t, tt.setup(t, a), func(c *bearer.Config) { c.FetchTimeout = timeout })
+			eventually(t, "the first attempt ended", func() bool {
+				err := v.NotReady()
+				return err == nil || !strings.Contains(err.Error(), "first attempt in progress")
+			})
+			err := v.NotReady()
+			if err == nil {
+				t.Fatalf("ready, want not ready with a reason naming %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("reason: got %q, want it to contain %q", err, w)
+				}
+			}
+			if v.Ready() {
+				t.Error("Ready: got true while NotReady gives a reason")
+			}
+		})
+	}
+
+	t.Run("nil once ready", func(t *testing.T) {
+		a := bearertest.NewAuthority(t)
+		v := newValidator(t, a.URL, nil)
+		waitReady(t, v)
+		if err := v.NotReady(); err != nil {
+			t.Errorf("got %v, want nil", err)
+		}
+	})
 }

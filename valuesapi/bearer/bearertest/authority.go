@@ -1,6 +1,6 @@
 // Package bearertest is a fake authorization server for tests of code that uses package bearer: a discovery
 // document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, PadJWKS,
-// SetIssuer, AddKey, RemoveKey) let tests play the authority's failure modes.
+// SetIssuer, AddKey, AddKeyWith, RemoveKey, Override) let tests play the authority's failure modes.
 package bearertest
 
 import (
@@ -35,9 +35,10 @@ type Authority struct {
 	Key *rsa.PrivateKey
 	KID string
 
-	mu     sync.Mutex
-	issuer string
-	keys   map[string]*rsa.PublicKey
+	mu        sync.Mutex
+	issuer    string
+	keys      map[string]publishedKey
+	overrides map[string]http.HandlerFunc
 
 	down        atomic.Bool
 	stall       atomic.Bool
@@ -50,8 +51,8 @@ type Authority struct {
 // NewAuthority starts an Authority with one RSA key and closes it when the test ends.
 func NewAuthority(t testing.TB) *Authority {
 	t.Helper()
-	a := &Authority{Key: Keys(t)[0], KID: "key-1", keys: map[string]*rsa.PublicKey{}, release: make(chan struct{})}
-	a.keys[a.KID] = &a.Key.PublicKey
+	a := &Authority{Key: Keys(t)[0], KID: "key-1", keys: map[string]publishedKey{}, overrides: map[string]http.HandlerFunc{}, release: make(chan struct{})}
+	a.AddKey(a.KID, &a.Key.PublicKey)
 	srv := httptest.NewServer(http.HandlerFunc(a.serve))
 	a.URL, a.issuer = srv.URL, srv.URL
 	t.Cleanup(srv.Close)
@@ -64,11 +65,16 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 	issuer := a.issuer
 	keys := make([]map[string]string, 0, len(a.keys))
 	for kid, k := range a.keys {
-		keys = append(keys, map[string]string{
-			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-			"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes()),
-		})
+		jwk := map[string]string{"kty": "RSA", "kid": kid, "n": b64(k.pub.N.Bytes()), "e": b64(big.NewInt(int64(k.pub.E)).Bytes())}
+		if k.use != "" {
+			jwk["use"] = k.use
+		}
+		if k.alg != "" {
+			jwk["alg"] = k.alg
+		}
+		keys = append(keys, jwk)
 	}
+	override := a.overrides[r.URL.Path]
 	a.mu.Unlock()
 	switch r.URL.Path {
 	case DiscoveryPath:
@@ -78,6 +84,10 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if override != nil {
+		override(w, r)
 		return
 	}
 	switch r.URL.Path {
@@ -117,11 +127,34 @@ func (a *Authority) SetIssuer(issuer string) {
 	a.issuer = issuer
 }
 
-// AddKey publishes pub under kid in the JWKS (a key rotation).
-func (a *Authority) AddKey(kid string, pub *rsa.PublicKey) {
+// publishedKey is one JWKS entry; an empty use or alg leaves that member out.
+type publishedKey struct {
+	pub      *rsa.PublicKey
+	use, alg string
+}
+
+// AddKey publishes pub under kid in the JWKS (a key rotation), with "use":"sig" and "alg":"RS256" as the SPEC
+// requires.
+func (a *Authority) AddKey(kid string, pub *rsa.PublicKey) { a.AddKeyWith(kid, pub, "sig", "RS256") }
+
+// AddKeyWith publishes pub under kid with the given "use" and "alg" members, each left out when empty: an
+// encryption key ("enc"), or a key that does not say what it is for.
+func (a *Authority) AddKeyWith(kid string, pub *rsa.PublicKey, use, alg string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.keys[kid] = pub
+	a.keys[kid] = publishedKey{pub: pub, use: use, alg: alg}
+}
+
+// Override makes requests for path answer with h instead of the normal document (a nil h restores it), to play a
+// broken discovery document or JWKS endpoint. Down still wins, and requests are still counted.
+func (a *Authority) Override(path string, h http.HandlerFunc) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h == nil {
+		delete(a.overrides, path)
+		return
+	}
+	a.overrides[path] = h
 }
 
 // RemoveKey stops publishing kid in the JWKS (the end of a rotation; removing every key serves an empty set).
