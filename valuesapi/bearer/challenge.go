@@ -69,10 +69,7 @@ func WriteError(w http.ResponseWriter, realm string, err error, scope string) {
 	h := w.Header()
 	h.Set("WWW-Authenticate", Challenge(realm, e, scope))
 	h.Set("Cache-Control", "no-store")
-	status := http.StatusUnauthorized
-	if e.Code == CodeInsufficientScope {
-		status = http.StatusForbidden
-	}
+	status := e.status()
 	if e.Code == "" {
 		w.WriteHeader(status)
 		return
@@ -80,4 +77,12 @@ func WriteError(w http.ResponseWriter, realm string, err error, scope string) {
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Code, ErrorDescription: sanitizeParam(e.Description)})
+}
+
+// status is the HTTP status that answers e: 403 for insufficient_scope, 401 otherwise (RFC 6750 3.1).
+func (e *Error) status() int {
+	if e.Code == CodeInsufficientScope {
+		return http.StatusForbidden
+	}
+	return http.StatusUnauthorized
 }

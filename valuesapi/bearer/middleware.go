@@ -1,7 +1,9 @@
 package bearer
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -36,14 +38,28 @@ func (v *Validator) Require(scopes ...string) gin.HandlerFunc {
 			}
 		}
 		if err != nil {
-			// Debug: rejections are routine and attacker-driven; the cause never includes the token itself.
-			v.log.DebugContext(c.Request.Context(), "bearer token rejected", "path", c.Request.URL.Path, "error", err)
+			v.logRejection(c.Request, err)
 			WriteError(c.Writer, v.cfg.Realm, err, required)
 			c.Abort()
 			return
 		}
 		c.Set(claimsKey, claims)
 		c.Next()
+	}
+}
+
+// logRejection says why a request was refused. Info carries only the fixed phrase the client was sent as
+// error_description, so an operator sees why a token was refused without the log repeating anything the request
+// chose; the library's cause (which may quote a kid) goes to Debug. Neither ever holds the token or the header.
+func (v *Validator) logRejection(r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = invalidToken("invalid token")
+	}
+	ctx := r.Context()
+	v.log.InfoContext(ctx, "bearer token rejected", "path", r.URL.Path, "status", e.status(), "error", e.Code, "reason", e.Description)
+	if e.cause != nil {
+		v.log.DebugContext(ctx, "bearer token rejection cause", "path", r.URL.Path, "reason", e.Description, "cause", e.cause)
 	}
 }
 

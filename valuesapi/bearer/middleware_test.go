@@ -2,6 +2,7 @@ package bearer_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -138,5 +139,58 @@ func TestRefreshFailuresDoNotFloodLogs(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "JWKS refresh failed"); n != 1 {
 		t.Errorf("refresh failure log lines: got %d, want 1:\n%s", n, logs.String())
+	}
+}
+
+// TestRejectionsAreLoggedWithTheirReason: every refused request leaves an Info line with the error_description
+// the client got, so "why was my token refused" is answered by the log; the token and the Authorization header
+// never appear in it, not even at Debug.
+func TestRejectionsAreLoggedWithTheirReason(t *testing.T) {
+	var logs lockedBuffer
+	a, _, h := hostileServer(t, func(c *bearer.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	expired := a.Claims(audience, audience)
+	expired["exp"] = time.Now().Add(-time.Hour).Unix()
+	tests := []struct {
+		name   string
+		auth   string // Authorization header; "" sends none
+		status int
+		reason string
+	}{
+		{"no credentials", "", 401, "bearer token required"},
+		{"malformed header", "Bearer a b", 401, "malformed authorization header"},
+		{"expired", "Bearer " + bearertest.Sign(t, a.Key, a.Header(), expired), 401, "token is expired"},
+		{"wrong audience", "Bearer " + a.Token(t, "other.api", audience), 401, "invalid audience"},
+		{"unknown kid", "Bearer " + bearertest.Sign(t, a.Key, map[string]any{"alg": "RS256", "kid": "nope", "typ": "at+jwt"}, a.Claims(audience, audience)), 401, "unknown signing key"},
+		{"insufficient scope", "Bearer " + a.Token(t, audience, "other"), 403, "token lacks the required scope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(logs.String())
+			req := httptest.NewRequest(http.MethodGet, "/x", nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status: got %d, want %d", rec.Code, tt.status)
+			}
+			out := logs.String()[before:]
+			want := fmt.Sprintf(`level=INFO msg="bearer token rejected" component=bearer path=/x status=%d`, tt.status)
+			if !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("reason=%q", tt.reason)) {
+				t.Errorf("log: got\n%s\nwant a line with %s and reason=%q", out, want, tt.reason)
+			}
+			if tt.auth == "" {
+				return
+			}
+			token := strings.TrimPrefix(tt.auth, "Bearer ")
+			for _, secret := range []string{token, token[strings.LastIndexByte(token, '.')+1:], "Authorization", "Bearer "} {
+				if strings.Contains(out, secret) {
+					t.Errorf("log contains %q:\n%s", secret, out)
+				}
+			}
+		})
 	}
 }
