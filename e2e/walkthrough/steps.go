@@ -3,12 +3,14 @@ package walkthrough
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // maxBody bounds what the walkthrough reads of any answer.
@@ -174,6 +176,9 @@ func (w *walker) do(ctx context.Context, method, u string, body io.Reader, h htt
 		req.Header[k] = v
 	}
 	resp, err := w.client.Do(req)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, nil, fmt.Errorf("%s %s: %w: %w", method, u, ErrNotListening, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}

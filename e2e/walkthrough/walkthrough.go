@@ -48,6 +48,10 @@ type Result struct {
 // ErrDeviation marks a step whose answer is not the one the article shows.
 var ErrDeviation = errors.New("the system did not behave as the article says")
 
+// ErrNotListening marks a refused connection: a service is not running (yet) where the walkthrough looks for it,
+// which is not a deviation from the article but a setup step missed.
+var ErrNotListening = errors.New("nothing is listening there")
+
 // Run performs the five steps in order and stops at the first that deviates from the article.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	w := &walker{cfg: cfg, res: &Result{}, out: cfg.Out, client: cfg.HTTPClient}

@@ -20,6 +20,9 @@ type config struct {
 	wait, timeout                 time.Duration
 }
 
+// startHint is what a learner most likely needs when nothing answers: the services are not running yet.
+const startHint = "start both services with `make run` in another terminal, or add --wait 30s if they are still starting"
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -34,7 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		wctx, cancel := context.WithTimeout(ctx, cfg.wait)
 		defer cancel()
 		if err := walkthrough.WaitReady(wctx, client, cfg.authority, cfg.api); err != nil {
-			return err
+			return fmt.Errorf("%w (is it running? start both services with `make run` in another terminal)", err)
 		}
 	}
 	_, err = walkthrough.Run(ctx, walkthrough.Config{
@@ -46,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		HTTPClient:   client,
 		Out:          stdout,
 	})
+	if errors.Is(err, walkthrough.ErrNotListening) {
+		return fmt.Errorf("%w\n%s", err, startHint)
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,6 +26,26 @@ func TestRunFailsWhenTheAPIIsOpen(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "FAILED") {
 		t.Errorf("narration does not say the step failed:\n%s", out.String())
+	}
+}
+
+// TestRunSuggestsStartingTheServices: the usual first mistake is running the walkthrough before the services, and
+// the error should say what to do rather than only "connection refused".
+func TestRunSuggestsStartingTheServices(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: connecting is refused at once
+	err = run(context.Background(), []string{"walkthrough", "--api", closed, "--authority", closed}, noEnv, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("got nil, want an error")
+	}
+	for _, want := range []string{"step 1", ln.Addr().String(), "nothing is listening", "`make run` in another terminal", "--wait 30s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to contain %q", err, want)
+		}
 	}
 }
 
