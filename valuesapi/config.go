@@ -31,18 +31,20 @@ const defaultAddr = ":44324"
 
 // commands are the subcommands the top-level help lists.
 var commands = []envflag.Command{
-	{Name: "serve", Summary: "serve GET /api/values to requests with a valid bearer token (the default)"},
-	{Name: "healthcheck", Summary: "ask a running server's /readyz; exits non-zero unless it is ready (for container probes)"},
+	{Name: "serve", Summary: "run the protected Web API (the default)"},
+	{Name: "healthcheck", Summary: "succeed when the server on --addr is ready, for container health checks"},
+	{Name: "help", Summary: "print this help; help <command> prints the help of that command"},
 }
 
 // parseConfig reads the serve flags from args (without the program name or subcommand), then fills every flag that
-// was not given from its VALUESAPI_* variable. It returns flag.ErrHelp after printing the help for -h/--help.
+// was not given from its VALUESAPI_* variable. Its help is the top-level help, serve being the default command. It
+// returns flag.ErrHelp after printing the help for -h/--help.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	cfg := config{}
 	algorithms := "RS256"
 	s := envflag.New(name+" [command] [flags]",
-		"The protected Web API of the article: GET /api/values answers [\"value1\",\"value2\"] to a request bearing a valid access token from the authority.",
-		stderr)
+		"The protected Web API of the article: GET /api/values answers [\"value1\",\"value2\"] to a request bearing a valid\n"+
+			"access token from the authority. Without a command it serves, configured by the flags below.", stderr)
 	s.Commands(commands...)
 	s.String(&cfg.Addr, "addr", "VALUESAPI_ADDR", defaultAddr, "listen `address`")
 	s.String(&cfg.Authority, "authority", "VALUESAPI_AUTHORITY", "http://localhost:44364", "issuer `URL` of the authorization server (discovery is fetched from it)")
@@ -79,9 +81,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 // VALUESAPI_* variable cannot fail the container's probe while the server itself runs fine.
 func parseHealthcheck(name string, args []string, getenv func(string) string, stderr io.Writer) (addr string, err error) {
 	s := envflag.New(name+" healthcheck [flags]",
-		"Asks the server's /readyz and exits 0 when it answers 200; for container health probes that have no curl.",
-		stderr)
-	s.String(&addr, "addr", "VALUESAPI_ADDR", defaultAddr, "listen `address` of the server to ask")
+		"Asks the server listening on --addr for GET /readyz (on 127.0.0.1 when --addr names no host) and\n"+
+			"succeeds when it answers 200 within 2 s. For container health checks; reads no other setting.", stderr)
+	s.String(&addr, "addr", "VALUESAPI_ADDR", defaultAddr, "`address` the server listens on, as given to serve")
 	err = s.Parse(args, getenv)
 	return addr, err
 }

@@ -83,9 +83,12 @@ func TestHelp(t *testing.T) {
 		{"top level lists the commands and the serve flags", []string{"valuesapi", "--help"},
 			append([]string{"Usage: valuesapi [command] [flags]\n", "\nCommands:\n", "  serve ", "(the default)", "  healthcheck "}, serveWant...), nil},
 		{"serve is the same help", []string{"valuesapi", "serve", "-h"}, append([]string{"Commands:"}, serveWant...), nil},
+		{"help alone is the top-level help", []string{"valuesapi", "help"}, append([]string{"Commands:", "  help "}, serveWant...), nil},
 		{"healthcheck has only --addr", []string{"valuesapi", "healthcheck", "--help"},
 			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n", `(env VALUESAPI_ADDR, default ":44324")`},
 			[]string{"--authority", "--scope", "Commands:"}},
+		{"help healthcheck is the healthcheck's help", []string{"valuesapi", "help", "healthcheck"},
+			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n"}, []string{"--authority"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

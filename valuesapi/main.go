@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -32,15 +31,16 @@ func main() {
 
 // run is the whole program; it returns when ctx is done (after a graceful shutdown) or on a fatal error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	name, rest := "valuesapi", []string{}
-	if len(args) > 0 {
-		// The base name keeps the help readable under `go run`, whose binary sits deep in a build cache.
-		name, rest = filepath.Base(args[0]), args[1:]
+	command, rest := "serve", []string(nil)
+	if len(args) > 1 {
+		rest = args[1:]
+		if !strings.HasPrefix(rest[0], "-") {
+			command, rest = rest[0], rest[1:]
+		}
 	}
-	command := "serve"
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		command, rest = rest[0], rest[1:]
-	}
+	// The help names the program, not args[0]: in the image the binary is /service, and under `go run` it sits deep
+	// in a build cache.
+	const name = "valuesapi"
 	// Each command parses only its own flags, so its --help lists just those.
 	switch command {
 	case "serve":
@@ -55,8 +55,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return unlessHelp(err)
 		}
 		return healthcheck(ctx, addr, stdout)
+	case "help":
+		// "help" alone is the top-level help, "help healthcheck" that command's, as in authserver.
+		target := []string{name}
+		if len(rest) > 0 && rest[0] != "help" {
+			target = append(target, rest[0])
+		}
+		return run(ctx, append(target, "--help"), getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (want serve or healthcheck; see --help)", command)
+		return fmt.Errorf("unknown command %q (want serve, healthcheck, help, or flags to serve; see --help)", command)
 	}
 }
 
