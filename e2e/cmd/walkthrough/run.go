@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/tokenbearer/e2e/walkthrough"
@@ -56,14 +55,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	name := "walkthrough"
 	if len(args) > 0 {
-		// The base name keeps the help readable under `go run`, whose binary sits deep in a build cache.
-		name, args = filepath.Base(args[0]), args[1:]
+		args = args[1:]
 	}
-	s := envflag.New(name+" [flags]",
-		"Replays the article's five Postman steps against running services, says what each answer means, and exits non-zero when one differs from the article.",
-		stderr)
+	// The help names the program, not args[0], which under `go run` sits deep in a build cache.
+	s := envflag.New("walkthrough [flags]",
+		"Replays the article's five Postman steps against running services, says what each answer means, and\n"+
+			"exits non-zero when one differs from the article.", stderr)
 	var cfg config
 	s.String(&cfg.authority, "authority", "WALKTHROUGH_AUTHORITY", "http://localhost:44364", "authserver base `URL` as this client reaches it")
 	s.String(&cfg.api, "api", "WALKTHROUGH_API", "http://localhost:44324", "valuesapi base `URL` as this client reaches it")
