@@ -34,6 +34,11 @@ func TestWalkthrough(t *testing.T) {
 				t.Errorf("narration lacks step %d:\n%s", i, narration.String())
 			}
 		}
+		for _, check := range []string{"- iss ", "- aud ", "- exp ", "- scope ", "- typ ", "- the signature ", "never none or HMAC"} {
+			if !strings.Contains(narration.String(), check) {
+				t.Errorf("step 4 does not explain the check %q:\n%s", check, narration.String())
+			}
+		}
 		if strings.Contains(narration.String(), "client_secret=secret") {
 			t.Error("narration prints the client secret in clear")
 		}

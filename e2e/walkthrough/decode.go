@@ -70,7 +70,39 @@ func (w *walker) decodeToken(ctx context.Context) error {
 		at := time.Unix(int64(exp), 0)
 		w.printf("   The token expires %s (%s).\n", inWords(time.Until(at)), at.UTC().Format(time.RFC1123))
 	}
+	w.explainChecks(issuer)
 	return nil
+}
+
+// explainChecks says what valuesapi verifies before it answers, and what each check stops, with this token's
+// values where they help.
+func (w *walker) explainChecks(issuer string) {
+	w.printf("   On every request valuesapi checks the token itself, and refuses it unless:\n")
+	w.printf("   - iss is exactly the issuer of the authority it trusts (%s): a token from another server is refused.\n", issuer)
+	w.printf("   - aud contains its audience (this token: %s): a token meant for another API is refused.\n", claimText(w.res.Claims["aud"]))
+	w.printf("   - exp is still ahead, and nbf and iat are not, give or take 30s of clock skew: a stolen token soon stops working.\n")
+	w.printf("   - scope contains the scope of the route (this token: %s): a token opens only what it was granted.\n", claimText(w.res.Claims["scope"]))
+	w.printf("   - typ is at+jwt: an ID token or any other JWT cannot be replayed as an access token (RFC 9068, RFC 8725).\n")
+	w.printf("   - the signature verifies with the JWKS key its kid names, by an allow-listed alg (this token: %s):\n"+
+		"     never none or HMAC, with which anyone could forge a token.\n", claimText(w.res.Header["alg"]))
+}
+
+// claimText shows a claim as the narration quotes it: a string as it is, a list (such as aud) joined.
+func claimText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "none"
+	case string:
+		return v
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = claimText(x)
+		}
+		return strings.Join(parts, ", ")
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 func decodeSegment(seg string) ([]byte, error) {

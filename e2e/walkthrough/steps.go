@@ -33,6 +33,8 @@ func (w *walker) callWithoutToken(ctx context.Context) error {
 		return deviation("got WWW-Authenticate %q, want a Bearer challenge", w.res.NoTokenChallenge)
 	}
 	w.printf("   The API is protected: without a token it answers 401 and asks for a Bearer token.\n")
+	w.printf("   Why: a request with no credentials at all gets a bare challenge, without an error code\n" +
+		"   (RFC 6750 section 3.1): it says what to bring, nothing more.\n")
 	return nil
 }
 
@@ -69,6 +71,8 @@ func (w *walker) readDiscovery(ctx context.Context) error {
 		return err
 	}
 	w.printf("   The token endpoint is %s and the signing keys are at %s.\n", tokenEndpoint, jwksURI)
+	w.printf("   Why: clients and APIs read these URLs from discovery instead of hard-coding them, so the server\n" +
+		"   can move an endpoint or publish new keys without breaking them; valuesapi finds its keys this way too.\n")
 	return nil
 }
 
@@ -141,6 +145,8 @@ func (w *walker) requestToken(ctx context.Context) error {
 		return deviation("got Cache-Control %q on a token response, want no-store", cc)
 	}
 	w.printf("   The server authenticated the client and issued an access token.\n")
+	w.printf("   Why: client credentials is the machine-to-machine grant: no user signs in, the client proves who it is\n" +
+		"   with its secret, and the secret goes only to the token endpoint, never to the API.\n")
 	return nil
 }
 
@@ -164,6 +170,8 @@ func (w *walker) callWithToken(ctx context.Context) error {
 		return deviation("got values %q, want %q", w.res.Values, want)
 	}
 	w.printf("   With the token the API answers, just as in the article.\n")
+	w.printf("   Why the authserver was not asked: valuesapi verified the token locally, with the public keys it fetched\n" +
+		"   from the JWKS and caches, so a request costs no round trip to the authserver.\n")
 	return nil
 }
 

@@ -44,3 +44,21 @@ func TestReachable(t *testing.T) {
 		})
 	}
 }
+
+func TestClaimText(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"string", "auth.web.api", "auth.web.api"},
+		{"audience list", []any{"a.api", "b.api"}, "a.api, b.api"},
+		{"missing", nil, "none"},
+		{"number", float64(3600), "3600"},
+	}
+	for _, tt := range tests {
+		if got := claimText(tt.v); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
