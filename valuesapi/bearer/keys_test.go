@@ -411,6 +411,10 @@ func TestNotReadyNamesTheCause(t *testing.T) {
 			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, "//"+strings.TrimPrefix(a.URL, "http://")+bearertest.JWKSPath))
 			return a.URL
 		}, []string{"is not an absolute http(s) URL"}},
+		{"jwks_uri without host", func(_ *testing.T, a *bearertest.Authority) string {
+			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, "http://"+bearertest.JWKSPath))
+			return a.URL
+		}, []string{`jwks_uri "http:///.well-known/openid-configuration/jwks" is not an absolute http(s) URL`}},
 		{"ftp jwks_uri", func(_ *testing.T, a *bearertest.Authority) string {
 			a.Override(bearertest.DiscoveryPath, discoveryDoc(a, http.StatusOK, "ftp://"+strings.TrimPrefix(a.URL, "http://")+bearertest.JWKSPath))
 			return a.URL
