@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,11 +122,19 @@ func TestValuesAuthorization(t *testing.T) {
 
 		{"expired", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-2 * time.Minute).Unix() })), 401, invalidToken("token is expired"), invalidTokenBody("token is expired")},
 		{"expired within leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-10 * time.Second).Unix() })), 200, "", valuesBody},
+		// The default leeway is 30 s; claims are whole seconds, so each row keeps its slack on the side that
+		// does not depend on how fast the test runs.
+		{"exp 27s ago, inside the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-27 * time.Second).Unix() })), 200, "", valuesBody},
+		{"exp 31s ago, past the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["exp"] = now.Add(-31 * time.Second).Unix() })), 401, invalidToken("token is expired"), invalidTokenBody("token is expired")},
 		{"exp missing", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { delete(c, "exp") })), 401, invalidToken("token is missing a required claim"), invalidTokenBody("token is missing a required claim")},
 		{"nbf in future", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(2 * time.Minute).Unix() })), 401, invalidToken("token is not valid yet"), invalidTokenBody("token is not valid yet")},
 		{"nbf in future within leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(10 * time.Second).Unix() })), 200, "", valuesBody},
+		{"nbf 29s ahead, inside the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(29 * time.Second).Unix() })), 200, "", valuesBody},
+		{"nbf 34s ahead, past the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = now.Add(34 * time.Second).Unix() })), 401, invalidToken("token is not valid yet"), invalidTokenBody("token is not valid yet")},
 		{"iat in future", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(2 * time.Minute).Unix() })), 401, invalidToken("token issued in the future"), invalidTokenBody("token issued in the future")},
 		{"iat in future within leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(10 * time.Second).Unix() })), 200, "", valuesBody},
+		{"iat 29s ahead, inside the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(29 * time.Second).Unix() })), 200, "", valuesBody},
+		{"iat 34s ahead, past the default leeway", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iat"] = now.Add(34 * time.Second).Unix() })), 401, invalidToken("token issued in the future"), invalidTokenBody("token issued in the future")},
 
 		{"wrong iss", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "http://evil.example" })), 401, invalidToken("invalid issuer"), invalidTokenBody("invalid issuer")},
 		{"iss with trailing slash", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["iss"] = a.URL + "/" })), 401, invalidToken("invalid issuer"), invalidTokenBody("invalid issuer")},
@@ -155,6 +164,12 @@ func TestValuesAuthorization(t *testing.T) {
 			`Bearer error="insufficient_scope", scope="auth.web.api"`,
 			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
 		{"scope prefix only", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "auth.web.api.admin" })), 403,
+			`Bearer error="insufficient_scope", scope="auth.web.api"`,
+			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
+		{"scope upper-case", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "AUTH.WEB.API" })), 403,
+			`Bearer error="insufficient_scope", scope="auth.web.api"`,
+			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
+		{"scope mixed case", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "Auth.Web.Api" })), 403,
 			`Bearer error="insufficient_scope", scope="auth.web.api"`,
 			`{"error":"insufficient_scope","error_description":"token lacks the required scope"}`},
 		{"scope among others", bearerOf(token(func(_ map[string]any, c jwt.MapClaims) { c["scope"] = "openid auth.web.api profile" })), 200, "", valuesBody},
@@ -234,8 +249,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	if rec := get("/healthz"); rec.Code != 200 || rec.Body.String() != `{"status":"ok"}` {
 		t.Errorf("/healthz while authority down: got %d %s, want 200 {\"status\":\"ok\"}", rec.Code, rec.Body)
 	}
-	if rec := get("/readyz"); rec.Code != 503 || rec.Body.String() != `{"status":"not ready"}` {
-		t.Errorf("/readyz before keys: got %d %s, want 503 {\"status\":\"not ready\"}", rec.Code, rec.Body)
+	if rec := get("/readyz"); rec.Code != 503 || readyzReason(t, rec) == "" {
+		t.Errorf("/readyz before keys: got %d %s, want 503 {\"status\":\"not ready\",\"reason\":...}", rec.Code, rec.Body)
 	}
 	a.Down(false)
 	waitReady(t, v)
@@ -249,6 +264,75 @@ func TestHealthAndReadiness(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/values", nil))
 	if rec.Code != 405 || rec.Header().Get("Allow") != "GET" {
 		t.Errorf("POST /api/values: got %d Allow=%q, want 405 Allow=GET", rec.Code, rec.Header().Get("Allow"))
+	}
+}
+
+// readyzReason decodes a 503 /readyz body, checks its status member, and returns its reason.
+func readyzReason(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	var body struct{ Status, Reason string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("/readyz body %q: %v", rec.Body, err)
+	}
+	if body.Status != "not ready" {
+		t.Errorf("/readyz status: got %q, want \"not ready\"", body.Status)
+	}
+	return body.Reason
+}
+
+// TestReadyzSaysWhy: while the keys cannot be loaded every token gets 401 "signing keys not available", so /readyz
+// names the cause, which is the authority's, not the token's.
+func TestReadyzSaysWhy(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) string // returns the authority to configure
+		want  string                    // in the reason
+	}{
+		{"authority refuses connections", func(t *testing.T) string {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln.Close()
+			return "http://" + ln.Addr().String()
+		}, "connection refused"},
+		{"authority answers 503", func(t *testing.T) string {
+			a := bearertest.NewAuthority(t)
+			a.Down(true)
+			return a.URL
+		}, "status 503"},
+		{"issuer mismatch", func(t *testing.T) string {
+			a := bearertest.NewAuthority(t)
+			a.SetIssuer("http://localhost:44364")
+			return a.URL
+		}, `discovery issuer "http://localhost:44364" does not match authority "http://127.0.0.1:`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			v, err := bearer.New(ctx, bearer.Config{Authority: tt.setup(t), Audience: testAudience, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := NewServer(slog.New(slog.DiscardHandler), v, testScope)
+			var rec *httptest.ResponseRecorder
+			reason := ""
+			// The reason changes once, when the first attempt ends; the bound only catches a hang.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				rec = httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+				if rec.Code != 503 {
+					t.Fatalf("/readyz: got %d %s, want 503", rec.Code, rec.Body)
+				}
+				if reason = readyzReason(t, rec); !strings.Contains(reason, "first attempt in progress") || time.Now().After(deadline) {
+					break
+				}
+			}
+			if !strings.Contains(reason, tt.want) {
+				t.Errorf("/readyz reason: got %q, want it to contain %q", reason, tt.want)
+			}
+		})
 	}
 }
 
@@ -284,12 +368,12 @@ func TestLogsNeverContainTokens(t *testing.T) {
 	if !strings.Contains(out, `msg=request method=GET path=/api/values status=200`) {
 		t.Errorf("request log line missing: %s", out)
 	}
-	if !strings.Contains(out, `msg="bearer token rejected"`) {
-		t.Errorf("rejection not logged at debug: %s", out)
+	if !strings.Contains(out, `level=INFO msg="bearer token rejected" component=bearer path=/api/values status=401 error=invalid_token reason="invalid audience"`) {
+		t.Errorf("rejection and its reason not logged at Info: %s", out)
 	}
 	for _, tok := range []string{good, bad} {
 		sig := tok[strings.LastIndex(tok, ".")+1:]
-		if strings.Contains(out, sig) || strings.Contains(out, "access_token") {
+		if strings.Contains(out, tok) || strings.Contains(out, sig) || strings.Contains(out, "access_token") || strings.Contains(out, "Authorization") {
 			t.Fatalf("log contains a token: %s", out)
 		}
 	}
