@@ -69,6 +69,10 @@ type credentials struct {
 	unreadable string
 }
 
+// matchSecret is secret.MatchesAny, the one hashing of a presented secret;
+// tests replace it to count which requests pay for it.
+var matchSecret = secret.MatchesAny
+
 // handleToken is the token endpoint (RFC 6749 3.2, 4.4) for the client
 // credentials grant. Checks run in this order: request syntax
 // (invalid_request), client authentication (invalid_client), grant type
@@ -112,9 +116,10 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if known {
 			hashes = client.Secrets
 		}
-		// The hash is computed for unknown ids too; only the plausibility
-		// check, which depends on the input alone, skips it.
-		matched := budgetID != "" && registry.ValidCredential(cred.secret) && secret.MatchesAny(hashes, cred.secret)
+		// The secret is hashed for unknown ids too, so that their answer
+		// takes as long as a wrong secret's. Only the plausibility checks
+		// skip it: they depend on the input alone, which the caller knows.
+		matched := budgetID != "" && registry.ValidCredential(cred.secret) && matchSecret(hashes, cred.secret)
 		ok := matched && known
 		end(!ok)
 		if !ok {

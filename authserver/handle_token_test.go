@@ -11,12 +11,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tokenbearer/authserver/internal/keystore"
+	"github.com/tokenbearer/authserver/internal/secret"
+	"github.com/tokenbearer/authserver/internal/throttle"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -514,4 +517,86 @@ func TestFailedAuthenticationLogsReason(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hashing is one call of matchSecret: the presented secret hashed and
+// compared with this many stored hashes.
+type hashing struct{ stored int }
+
+// countHashing makes matchSecret record its calls for the rest of the test.
+func countHashing(t *testing.T) *[]hashing {
+	t.Helper()
+	var calls []hashing
+	orig := matchSecret
+	matchSecret = func(hashes []secret.Hash, plain string) bool {
+		calls = append(calls, hashing{stored: len(hashes)})
+		return orig(hashes, plain)
+	}
+	t.Cleanup(func() { matchSecret = orig })
+	return &calls
+}
+
+// TestAuthenticationTiming pins the work a failed authentication costs, so
+// that its time tells nothing about which client ids exist: an unknown but
+// plausible id hashes the secret and compares it with a dummy hash, exactly
+// as a registered id with a wrong secret does. Only input that fails the
+// plausibility checks, which depend on the request alone, skips the
+// hashing, and so does a throttled caller.
+func TestAuthenticationTiming(t *testing.T) {
+	good := form("grant_type", "client_credentials")
+	post := func(id, sec string) string { return good + "&" + form("client_id", id, "client_secret", sec) }
+	tests := []struct {
+		name  string
+		body  string
+		authz string
+		want  []hashing
+	}{
+		{"registered id, wrong secret", post("ApiClient", "wrong"), "", []hashing{{1}}},
+		{"unknown id, same secret", post("nobody", "wrong"), "", []hashing{{1}}},
+		{"unknown id (basic)", good, basicHeader("nobody", "wrong"), []hashing{{1}}},
+		{"registered id with two secrets, wrong secret", post("multi", "wrong"), "", []hashing{{2}}},
+		{"right secret", post("ApiClient", "secret"), "", []hashing{{1}}},
+		{"implausible id: too long", post(strings.Repeat("a", 101), "wrong"), "", nil},
+		{"implausible id: control character", post("Api\x00Client", "wrong"), "", nil},
+		{"implausible id: invalid UTF-8", post("\xff", "wrong"), "", nil},
+		{"implausible secret, registered id", post("ApiClient", strings.Repeat("s", 101)), "", nil},
+		{"implausible secret, unknown id", post("nobody", strings.Repeat("s", 101)), "", nil},
+		{"empty secret", post("ApiClient", ""), "", nil},
+		{"no credentials", good, "", nil},
+		{"malformed Basic header", good, "Basic !!!", nil},
+	}
+	// In-process, so that matchSecret is read on the test's goroutine.
+	send := func(h http.Handler, body, authz string) int {
+		req := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", formType)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	h := newTestHandler(t, time.Hour)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := countHashing(t)
+			send(h, tt.body, tt.authz)
+			if !slices.Equal(*calls, tt.want) {
+				t.Errorf("got hashing %v, want %v", *calls, tt.want)
+			}
+		})
+	}
+
+	t.Run("throttled caller", func(t *testing.T) {
+		tight := throttle.Limit{PerMinute: 1, Burst: 1}
+		h := NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(tight, lenient, time.Now))
+		send(h, post("ApiClient", "wrong"), "") // spends the burst
+		calls := countHashing(t)
+		if got := send(h, post("ApiClient", "wrong"), ""); got != http.StatusTooManyRequests {
+			t.Fatalf("got status %d, want 429", got)
+		}
+		if len(*calls) != 0 {
+			t.Errorf("got hashing %v, want none", *calls)
+		}
+	})
 }
