@@ -94,19 +94,33 @@ func (f *Failures) Admit(key string) (ok bool, wait time.Duration) {
 // Retry-After header rounds it up to seconds) must find the budget there,
 // not a fraction of a token short.
 func (f *Failures) waitFor(b *bucket, now time.Time, need, have float64) time.Duration {
-	wait := time.Duration((need - have) / float64(f.rate) * float64(time.Second)).Truncate(time.Millisecond)
+	secs := (need - have) / float64(f.rate)
+	if !(secs < maxWait.Seconds()) {
+		// A rate so small that the wait would overflow a Duration (or
+		// go past any sensible Retry-After): say "much later" instead.
+		return maxWait
+	}
+	wait := time.Duration(secs * float64(time.Second)).Truncate(time.Millisecond)
 	if need > float64(f.burst) {
 		// More attempts in flight than the bucket holds: only one of them
 		// ending makes room, so the refill time is merely a guess.
 		return max(wait, time.Millisecond)
 	}
 	// The float division can land either side of the limiter's own
-	// arithmetic; step up to the first millisecond the limiter agrees with.
-	for b.tokens.TokensAt(now.Add(wait)) < need {
+	// arithmetic by far less than a millisecond; step up to the first
+	// millisecond the limiter agrees with. The bound only guards the lock
+	// this runs under against a limiter that never agrees.
+	for range 1000 {
+		if b.tokens.TokensAt(now.Add(wait)) >= need {
+			break
+		}
 		wait += time.Millisecond
 	}
 	return wait
 }
+
+// maxWait caps the wait Admit reports.
+const maxWait = 24 * time.Hour
 
 // Done ends an attempt admitted for key; a failed attempt spends a token.
 func (f *Failures) Done(key string, failed bool) {

@@ -289,3 +289,19 @@ func TestWaitIsEnoughAndRoundsUp(t *testing.T) {
 		})
 	}
 }
+
+// A rate so small that the refill time overflows a time.Duration once hung
+// Admit, under its lock, in the loop that rounds the wait up.
+func TestTinyRateWaitIsCapped(t *testing.T) {
+	for _, perMinute := range []float64{1e-9, 1e-300, 5e-324} {
+		clk := newClock()
+		f := New(Limit{PerMinute: perMinute, Burst: 1}, 10, clk.Now)
+		if !fail(f, "k") {
+			t.Fatal("the one failure of the burst was refused")
+		}
+		ok, wait := f.Admit("k")
+		if ok || wait != 24*time.Hour {
+			t.Errorf("%g a minute: got %v, %v; want refused with the capped wait", perMinute, ok, wait)
+		}
+	}
+}
