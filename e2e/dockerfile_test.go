@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,5 +70,30 @@ func TestSourceDockerfileNeedsNoBuildKit(t *testing.T) {
 	}
 	if n := strings.Count(string(data), "\nFROM "); n != 2 {
 		t.Errorf("got %d stages, want 2: the classic builder builds every stage", n)
+	}
+}
+
+func TestContainerDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want map[string]string
+	}{
+		{name: "local engine by default", env: map[string]string{},
+			want: map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"}},
+		{name: "local engine on a socket", env: map[string]string{"DOCKER_HOST": "unix:///run/docker.sock"},
+			want: map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"}},
+		{name: "remote engine: its own address", env: map[string]string{"DOCKER_HOST": "tcp://10.0.0.5:2376"},
+			want: map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true"}},
+		{name: "what the user set wins", env: map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "false", "TESTCONTAINERS_HOST_OVERRIDE": "192.0.2.1"},
+			want: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := containerDefaults(func(k string) string { return tt.env[k] })
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -12,7 +13,27 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	for name, value := range containerDefaults(os.Getenv) {
+		os.Setenv(name, value)
+	}
 	os.Exit(buildThenRun(m))
+}
+
+// containerDefaults are the testcontainers settings the container tests need on a machine with a local Docker
+// engine and no image registry, for each one not already set: they use no image but the project's own, so no Ryuk
+// reaper (its image would have to be pulled; every test removes its containers itself), and a local engine
+// publishes ports on loopback, where testcontainers would otherwise dial a gateway address when it finds itself
+// inside a container. Set either variable to choose otherwise.
+func containerDefaults(getenv func(string) string) map[string]string {
+	set := map[string]string{}
+	if getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		set["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+	}
+	host := getenv("DOCKER_HOST")
+	if getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" && (host == "" || strings.HasPrefix(host, "unix://")) {
+		set["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
+	}
+	return set
 }
 
 func buildThenRun(m *testing.M) int {
