@@ -112,7 +112,7 @@ func TestDemoRefusesToRunAgainstAnotherInstance(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("demo exited 0 with another valuesapi on its port:\n%s", out)
 	}
-	if want := "error: a valuesapi already answers on its port"; !strings.Contains(out, want) {
+	if want := "error: another valuesapi already answers on its port"; !strings.Contains(out, want) {
 		t.Errorf("demo output lacks %q:\n%s", want, out)
 	}
 	if strings.Contains(out, "value1") {

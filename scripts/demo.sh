@@ -36,7 +36,7 @@ trap 'exit 130' INT TERM
 start() {
 	local name=$1 logfile=$2 pid i
 	if "$BIN/$name" healthcheck >/dev/null 2>&1; then
-		echo "error: a $name already answers on its port (is \`make run\` or \`make up\` running in another terminal?)." >&2
+		echo "error: another $name already answers on its port (is \`make run\` or \`make up\` running in another terminal?)." >&2
 		echo "       Stop it, or give this one another address (${name^^}_ADDR)." >&2
 		return 1
 	fi
