@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,32 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
-
-// requestToken asks for a token by client_secret_post and returns it with its claims, read without verification
-// (valuesapi verifies it; the test only looks at what the YAML put in it).
-func requestToken(t *testing.T, authURL string, form url.Values) (string, jwt.MapClaims) {
-	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Post(authURL+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatalf("POST /connect/token: %v", err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("token request %v: status %d, decode error %v", form.Get("scope"), resp.StatusCode, err)
-	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(body.AccessToken, claims); err != nil {
-		t.Fatalf("reading the token's claims: %v", err)
-	}
-	return body.AccessToken, claims
-}
 
 // The README's second example, end to end: deploy/examples/orders.yaml with its placeholder replaced by a real
 // hash, and a valuesapi that protects orders.api with orders.read.

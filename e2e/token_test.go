@@ -7,12 +7,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // fetchToken asks authserver for a token with the demo client, as the article's Postman request does.
 func fetchToken(t *testing.T, authURL string) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}
+	token, _ := requestToken(t, authURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}})
+	return token
+}
+
+// requestToken asks for a token by client_secret_post and returns it with its claims, read without verification
+// (valuesapi verifies it; the tests only look at what authserver put in it).
+func requestToken(t *testing.T, authURL string, form url.Values) (string, jwt.MapClaims) {
+	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Post(authURL+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -23,9 +32,13 @@ func fetchToken(t *testing.T, authURL string) string {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
-		t.Fatalf("token request: status %d, decode error %v", resp.StatusCode, err)
+		t.Fatalf("token request (client %s, scope %q): status %d, decode error %v", form.Get("client_id"), form.Get("scope"), resp.StatusCode, err)
 	}
-	return body.AccessToken
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(body.AccessToken, claims); err != nil {
+		t.Fatalf("reading the token's claims: %v", err)
+	}
+	return body.AccessToken, claims
 }
 
 // jwksKids lists the kid of every key authserver publishes; it fails the test unless there is at least one key
