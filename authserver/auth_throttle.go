@@ -14,9 +14,11 @@ const maxThrottledKeys = 10_000
 // remote address. The per-client budget stops slow guessing spread over
 // many addresses; the per-address one stops one source from guessing across
 // many client ids. Unknown client ids are counted like known ones, so a 429
-// tells nothing about which ids exist.
+// tells nothing about which ids exist. Only failures spend: a client with
+// the right secret is let through however many of its requests are in
+// flight, unless its client_id or address is locked out.
 type authThrottle struct {
-	byClient, byAddr *throttle.Failures
+	byClient, byAddr throttle.Budgets
 }
 
 func newAuthThrottle(perClient, perAddr throttle.Limit, now func() time.Time) *authThrottle {
@@ -26,26 +28,29 @@ func newAuthThrottle(perClient, perAddr throttle.Limit, now func() time.Time) *a
 	}
 }
 
-// begin admits one authentication attempt before any secret is checked, so
-// a locked-out caller learns nothing and costs no hashing. It returns the
-// function that ends the attempt, or how long to wait. An empty clientID
-// (none given, or not a plausible one) counts against the address only.
+// begin checks both budgets before any secret is checked, so a locked-out
+// caller learns nothing and costs no hashing. It returns the function that
+// reports the attempt's outcome (a failure spends from both budgets), or how
+// long to wait. An empty clientID (none given, or not a plausible one)
+// counts against the address only.
 func (t *authThrottle) begin(remoteAddr, clientID string) (end func(failed bool), wait time.Duration) {
 	addr := addrKey(remoteAddr)
-	ok, wait := t.byAddr.Admit(addr)
-	if !ok {
+	if ok, wait := t.byAddr.Allow(addr); !ok {
 		return nil, wait
 	}
-	if clientID == "" {
-		return func(failed bool) { t.byAddr.Done(addr, failed) }, 0
-	}
-	if ok, wait := t.byClient.Admit(clientID); !ok {
-		t.byAddr.Done(addr, false)
-		return nil, wait
+	if clientID != "" {
+		if ok, wait := t.byClient.Allow(clientID); !ok {
+			return nil, wait
+		}
 	}
 	return func(failed bool) {
-		t.byAddr.Done(addr, failed)
-		t.byClient.Done(clientID, failed)
+		if !failed {
+			return
+		}
+		t.byAddr.Fail(addr)
+		if clientID != "" {
+			t.byClient.Fail(clientID)
+		}
 	}, 0
 }
 

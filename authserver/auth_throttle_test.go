@@ -1,10 +1,14 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tokenbearer/authserver/internal/secret"
 	"github.com/tokenbearer/authserver/internal/throttle"
 )
 
@@ -74,5 +78,68 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 				t.Errorf("got Retry-After %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBusyClientIsNeverThrottled: the default failure budgets hold 10
+// failures per client_id and 30 per address, but correct requests spend
+// nothing, so 200 of one client from one address in flight at once all get a
+// token (issue 8: forty pods of one service starting together).
+func TestBusyClientIsNeverThrottled(t *testing.T) {
+	limiter := newAuthThrottle(throttle.Limit{PerMinute: 10, Burst: 10}, throttle.Limit{PerMinute: 30, Burst: 30}, time.Now)
+	srv := newTestServerWith(t, testKeys(t), limiter)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
+	const n = 200
+	// On two cores requests rarely overlap inside authentication on their
+	// own; hold each one at the secret check until all n are inside it (or,
+	// should the throttle refuse some, until a bound passes), so that they
+	// really are in flight together.
+	var inside sync.WaitGroup
+	inside.Add(n)
+	allInside := make(chan struct{})
+	go func() { inside.Wait(); close(allInside) }()
+	orig := matchSecret
+	matchSecret = func(hashes []secret.Hash, plain string) bool {
+		inside.Done()
+		select {
+		case <-allInside:
+		case <-time.After(5 * time.Second):
+		}
+		return orig(hashes, plain)
+	}
+	t.Cleanup(func() { matchSecret = orig })
+	statuses := make(chan int, n)
+	var ready, done sync.WaitGroup
+	ready.Add(n)
+	for range n {
+		done.Go(func() {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/connect/token",
+				strings.NewReader(form("grant_type", "client_credentials", "client_id", "ApiClient", "client_secret", "secret")))
+			if err != nil {
+				statuses <- 0
+				ready.Done()
+				return
+			}
+			req.Header.Set("Content-Type", formType)
+			ready.Done()
+			ready.Wait() // all 200 sent together
+			resp, err := client.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	done.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusOK] != n {
+		t.Fatalf("got answers %v, want all %d 200 (no 429 for correct secrets)", counts, n)
 	}
 }

@@ -1,13 +1,22 @@
 // Package throttle limits failed attempts per key, such as a client id or a
 // remote address, with one token bucket per key: every failure spends a
-// token, tokens refill at a steady rate, and a key with no token left is
-// refused until one has refilled.
+// token, tokens refill at a steady rate, and a key with no whole token left
+// is refused until one has refilled.
 //
-// Memory stays bounded. A key whose bucket is full again is indistinguishable
-// from a key never seen, so it is forgotten; and at most a fixed number of
-// keys is tracked, beyond which an arbitrary idle key is forgotten to make
-// room (handing it a fresh budget, which an attacker pays for with that many
-// failures from fresh keys).
+// Only failures spend. Checking a key reserves nothing, so any number of
+// attempts in flight at once, all of them correct, are all let through.
+// Wrong guesses in flight together may each find the last token and spend
+// it: the bucket then goes into debt (rate.Limiter.ReserveN), overshooting
+// the burst by at most the number in flight, and the debt is paid back at
+// the configured rate before the key is let through again, so the long-run
+// failure rate stays at that rate.
+//
+// Memory stays bounded. Only a key with a failure is tracked; a key whose
+// bucket is full again is indistinguishable from a key never seen, so it is
+// forgotten; and at most a fixed number of keys is tracked, beyond which an
+// arbitrary key is forgotten to make room for a new failure (handing it a
+// fresh budget, which an attacker pays for with that many failures from
+// fresh keys).
 package throttle
 
 import (
@@ -23,8 +32,20 @@ type Limit struct {
 	Burst     int     // failures allowed at once; the bucket's size
 }
 
-// Failures tracks the failure budgets of many keys. It is safe for
-// concurrent use.
+// Budgets is where the failure budgets of many keys live: Failures keeps
+// them in this process; a store shared by replicas can stand in for it.
+type Budgets interface {
+	// Allow reports whether key has a failure left to spend, and if not,
+	// how long until it has. It spends nothing.
+	Allow(key string) (ok bool, wait time.Duration)
+	// Fail spends one failure of key, going into debt past the bucket.
+	Fail(key string)
+}
+
+var _ Budgets = (*Failures)(nil)
+
+// Failures tracks the failure budgets of many keys in memory. It is safe
+// for concurrent use.
 type Failures struct {
 	rate       rate.Limit
 	burst      int
@@ -33,16 +54,8 @@ type Failures struct {
 	now        func() time.Time
 
 	mu        sync.Mutex
-	keys      map[string]*bucket
+	keys      map[string]*rate.Limiter
 	lastSweep time.Time
-}
-
-type bucket struct {
-	tokens *rate.Limiter
-	// pending counts attempts admitted but not yet done. Each holds a token
-	// in reserve, so concurrent attempts cannot all pass the check before
-	// any of them has spent.
-	pending int
 }
 
 // New returns a tracker giving every key the budget l, tracking at most
@@ -53,95 +66,80 @@ func New(l Limit, maxKeys int, now func() time.Time) *Failures {
 	// A key is forgotten once its bucket is full again, at the latest one
 	// refill time after its last failure; sweeping that often keeps idle keys
 	// for at most twice as long, at a cost of one pass per refill time.
-	refill := time.Duration(float64(l.Burst) / float64(r) * float64(time.Second))
+	refill := min(time.Duration(float64(l.Burst)/float64(r)*float64(time.Second)), maxWait)
 	return &Failures{
 		rate:       r,
 		burst:      l.Burst,
 		maxKeys:    max(maxKeys, 1),
 		sweepEvery: max(refill, time.Second),
 		now:        now,
-		keys:       map[string]*bucket{},
+		keys:       map[string]*rate.Limiter{},
 		lastSweep:  now(),
 	}
 }
 
-// Admit lets one attempt for key go ahead if key's budget covers it and
-// every attempt still pending. Otherwise it returns false and roughly how
-// long until it would. Every admitted attempt must be ended by Done.
-func (f *Failures) Admit(key string) (ok bool, wait time.Duration) {
+// Allow reports whether key holds at least one whole token; otherwise it
+// returns false and how long until it will.
+func (f *Failures) Allow(key string) (ok bool, wait time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
 	f.sweep(now)
 	b := f.keys[key]
 	if b == nil {
-		if len(f.keys) >= f.maxKeys && !f.evictIdle() {
-			return false, time.Second // every tracked key has an attempt in flight
-		}
-		b = &bucket{tokens: rate.NewLimiter(f.rate, f.burst)}
-		f.keys[key] = b
+		return true, 0 // never failed, or forgotten with a full bucket
 	}
-	need := float64(b.pending + 1)
-	if have := b.tokens.TokensAt(now); have < need {
-		return false, f.waitFor(b, now, need, have)
+	if have := b.TokensAt(now); have < 1 {
+		return false, f.waitFor(b, now, have)
 	}
-	b.pending++
 	return true, 0
 }
 
-// waitFor returns how long until b holds need tokens, rounded up to a whole
-// millisecond and never zero: a caller that waits exactly that long (the
-// Retry-After header rounds it up to seconds) must find the budget there,
-// not a fraction of a token short.
-func (f *Failures) waitFor(b *bucket, now time.Time, need, have float64) time.Duration {
-	secs := (need - have) / float64(f.rate)
+// Fail spends one token of key, into debt when none is left.
+func (f *Failures) Fail(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	b := f.keys[key]
+	if b == nil {
+		if len(f.keys) >= f.maxKeys {
+			f.evictOne()
+		}
+		b = rate.NewLimiter(f.rate, f.burst)
+		f.keys[key] = b
+	}
+	// ReserveN of one token never fails while the burst is at least one;
+	// the reservation is kept, never cancelled: that is the debt.
+	b.ReserveN(now, 1)
+}
+
+// waitFor returns how long until b holds one whole token, rounded up to a
+// whole millisecond and never zero: a caller that waits exactly that long
+// (the Retry-After header rounds it up to seconds) must find the token
+// there, not a fraction of one short.
+func (f *Failures) waitFor(b *rate.Limiter, now time.Time, have float64) time.Duration {
+	secs := (1 - have) / float64(f.rate)
 	if !(secs < maxWait.Seconds()) {
-		// A rate so small that the wait would overflow a Duration (or
-		// go past any sensible Retry-After): say "much later" instead.
+		// A rate so small, or a debt so deep, that the wait would overflow a
+		// Duration or go past any sensible Retry-After: "much later".
 		return maxWait
 	}
 	wait := time.Duration(secs * float64(time.Second)).Truncate(time.Millisecond)
-	if need > float64(f.burst) {
-		// More attempts in flight than the bucket holds: only one of them
-		// ending makes room, so the refill time is merely a guess.
-		return max(wait, time.Millisecond)
-	}
 	// The float division can land either side of the limiter's own
 	// arithmetic by far less than a millisecond; step up to the first
 	// millisecond the limiter agrees with. The bound only guards the lock
 	// this runs under against a limiter that never agrees.
 	for range 1000 {
-		if b.tokens.TokensAt(now.Add(wait)) >= need {
+		if b.TokensAt(now.Add(wait)) >= 1 {
 			break
 		}
 		wait += time.Millisecond
 	}
-	return wait
+	return max(wait, time.Millisecond)
 }
 
-// maxWait caps the wait Admit reports.
+// maxWait caps the wait Allow reports.
 const maxWait = 24 * time.Hour
-
-// Done ends an attempt admitted for key; a failed attempt spends a token.
-func (f *Failures) Done(key string, failed bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b := f.keys[key]
-	if b == nil || b.pending == 0 {
-		// Not admitted, or ended twice: a caller bug, but no reason to panic.
-		// Decrementing anyway would drive pending negative, and every
-		// negative count is one more attempt admitted than the budget holds.
-		return
-	}
-	now := f.now()
-	b.pending--
-	if failed {
-		b.tokens.AllowN(now, 1)
-	}
-	if f.idle(b, now) {
-		delete(f.keys, key)
-	}
-}
 
 // Len returns the number of keys tracked.
 func (f *Failures) Len() int {
@@ -150,9 +148,9 @@ func (f *Failures) Len() int {
 	return len(f.keys)
 }
 
-// idle reports whether b holds no information: nothing pending, bucket full.
-func (f *Failures) idle(b *bucket, now time.Time) bool {
-	return b.pending == 0 && b.tokens.TokensAt(now) >= float64(f.burst)
+// idle reports whether b holds no information: its bucket is full.
+func (f *Failures) idle(b *rate.Limiter, now time.Time) bool {
+	return b.TokensAt(now) >= float64(f.burst)
 }
 
 func (f *Failures) sweep(now time.Time) {
@@ -167,14 +165,11 @@ func (f *Failures) sweep(now time.Time) {
 	}
 }
 
-// evictIdle forgets one key without pending attempts, whichever the map's
-// randomized iteration order yields first, in constant expected time.
-func (f *Failures) evictIdle() bool {
-	for k, b := range f.keys {
-		if b.pending == 0 {
-			delete(f.keys, k)
-			return true
-		}
+// evictOne forgets one key, whichever the map's randomized iteration order
+// yields first, in constant time.
+func (f *Failures) evictOne() {
+	for k := range f.keys {
+		delete(f.keys, k)
+		return
 	}
-	return false
 }

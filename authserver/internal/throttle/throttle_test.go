@@ -28,11 +28,11 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// fail runs one failed attempt for key and reports whether it was admitted.
+// fail runs one failed attempt for key and reports whether it was allowed.
 func fail(f *Failures, key string) bool {
-	ok, _ := f.Admit(key)
+	ok, _ := f.Allow(key)
 	if ok {
-		f.Done(key, true)
+		f.Fail(key)
 	}
 	return ok
 }
@@ -45,20 +45,20 @@ func TestBurstThenRefusedThenRefilled(t *testing.T) {
 			t.Fatalf("failure %d refused within the burst", i+1)
 		}
 	}
-	ok, wait := f.Admit("k")
+	ok, wait := f.Allow("k")
 	if ok || wait != 10*time.Second {
-		t.Fatalf("after the burst: Admit = %v, %v; want false, 10s", ok, wait)
+		t.Fatalf("after the burst: Allow = %v, %v; want false, 10s", ok, wait)
 	}
 	clk.Advance(4 * time.Second)
-	if ok, wait := f.Admit("k"); ok || wait != 6*time.Second {
-		t.Fatalf("4 s later: Admit = %v, %v; want false, 6s", ok, wait)
+	if ok, wait := f.Allow("k"); ok || wait != 6*time.Second {
+		t.Fatalf("4 s later: Allow = %v, %v; want false, 6s", ok, wait)
 	}
 	clk.Advance(6 * time.Second)
 	if !fail(f, "k") {
 		t.Fatal("refused after one token refilled")
 	}
-	if ok, _ := f.Admit("k"); ok {
-		t.Fatal("admitted with the refilled token already spent")
+	if ok, _ := f.Allow("k"); ok {
+		t.Fatal("allowed with the refilled token already spent")
 	}
 }
 
@@ -66,17 +66,15 @@ func TestSuccessesSpendNothing(t *testing.T) {
 	clk := newClock()
 	f := New(Limit{PerMinute: 1, Burst: 1}, 100, clk.Now)
 	for i := range 100 {
-		ok, _ := f.Admit("k")
-		if !ok {
+		if ok, _ := f.Allow("k"); !ok {
 			t.Fatalf("success %d refused", i+1)
 		}
-		f.Done("k", false)
 	}
 	if !fail(f, "k") {
 		t.Fatal("the one failure of the burst was refused")
 	}
-	if ok, _ := f.Admit("k"); ok {
-		t.Fatal("admitted after the budget was spent")
+	if ok, _ := f.Allow("k"); ok {
+		t.Fatal("allowed after the budget was spent")
 	}
 }
 
@@ -85,73 +83,130 @@ func TestKeysAreIndependent(t *testing.T) {
 	f := New(Limit{PerMinute: 1, Burst: 2}, 100, clk.Now)
 	fail(f, "a")
 	fail(f, "a")
-	if ok, _ := f.Admit("a"); ok {
-		t.Fatal("a admitted past its budget")
+	if ok, _ := f.Allow("a"); ok {
+		t.Fatal("a allowed past its budget")
 	}
 	if !fail(f, "b") {
 		t.Fatal("b refused because of a's failures")
 	}
 }
 
-func TestPendingAttemptsHoldATokenEach(t *testing.T) {
+// TestBusyKeyIsNeverRefused: checking reserves nothing, so however many
+// attempts of one key are in flight at once, with the budget down to its
+// last token, every one of them is let through.
+func TestBusyKeyIsNeverRefused(t *testing.T) {
 	clk := newClock()
-	f := New(Limit{PerMinute: 60, Burst: 2}, 100, clk.Now)
-	ok1, _ := f.Admit("k")
-	ok2, _ := f.Admit("k")
-	ok3, wait := f.Admit("k")
-	if !ok1 || !ok2 || ok3 {
-		t.Fatalf("admitted %v %v %v with burst 2, want true true false", ok1, ok2, ok3)
-	}
-	if wait != time.Second {
-		t.Errorf("wait = %v, want 1s", wait)
-	}
-	f.Done("k", false) // the first one succeeded: its token is free again
-	if ok, _ := f.Admit("k"); !ok {
-		t.Fatal("refused after a pending attempt succeeded")
-	}
-}
-
-// TestConcurrentFailuresNeverExceedBurst: however many attempts are in
-// flight at once, only Burst are admitted, since each pending one holds a
-// token until it is done.
-func TestConcurrentFailuresNeverExceedBurst(t *testing.T) {
-	clk := newClock()
-	f := New(Limit{PerMinute: 1, Burst: 5}, 100, clk.Now)
-	var admitted atomic.Int64
-	var inFlight, done sync.WaitGroup
-	inFlight.Add(200)
-	for range 200 {
+	f := New(Limit{PerMinute: 1, Burst: 2}, 100, clk.Now)
+	fail(f, "k") // one token left
+	var refused atomic.Int64
+	var checked, done sync.WaitGroup
+	checked.Add(500)
+	for range 500 {
 		done.Go(func() {
-			ok, _ := f.Admit("k")
-			inFlight.Done()
-			inFlight.Wait() // every attempt checked before any has failed
-			if ok {
-				admitted.Add(1)
-				f.Done("k", true)
+			ok, _ := f.Allow("k")
+			checked.Done()
+			checked.Wait() // all 500 in flight together
+			if !ok {
+				refused.Add(1)
 			}
 		})
 	}
 	done.Wait()
-	if got := admitted.Load(); got != 5 {
-		t.Fatalf("%d failures admitted, want 5", got)
+	if got := refused.Load(); got != 0 {
+		t.Fatalf("%d of 500 concurrent attempts refused with a token left, want 0", got)
 	}
-	if ok, _ := f.Admit("k"); ok {
-		t.Fatal("admitted after the burst was spent")
+}
+
+// TestFailuresInFlightGoIntoDebt: wrong guesses in flight together may all
+// find the last token, but each one spends: the overshoot is paid back before
+// the key is let through again.
+func TestFailuresInFlightGoIntoDebt(t *testing.T) {
+	clk := newClock()
+	f := New(Limit{PerMinute: 60, Burst: 5}, 100, clk.Now) // one token a second
+	var allowed atomic.Int64
+	var checked, done sync.WaitGroup
+	checked.Add(50)
+	for range 50 {
+		done.Go(func() {
+			ok, _ := f.Allow("k")
+			checked.Done()
+			checked.Wait() // every guess checked before any has failed
+			if ok {
+				allowed.Add(1)
+				f.Fail("k")
+			}
+		})
+	}
+	done.Wait()
+	if got := allowed.Load(); got != 50 {
+		t.Fatalf("%d of 50 guesses in flight allowed, want all 50 (the overshoot is the number in flight)", got)
+	}
+	// 5 - 50 = -45 tokens: 46 s until one whole token is back.
+	if ok, wait := f.Allow("k"); ok || wait != 46*time.Second {
+		t.Fatalf("after 50 failures with a burst of 5: Allow = %v, %v; want false, 46s", ok, wait)
+	}
+	clk.Advance(45 * time.Second)
+	if ok, _ := f.Allow("k"); ok {
+		t.Fatal("allowed before the debt was paid")
+	}
+	clk.Advance(time.Second)
+	if !fail(f, "k") {
+		t.Fatal("refused once the debt was paid")
+	}
+}
+
+// TestLongRunFailureRate: an attacker who keeps inFlight guesses going at
+// all times, starting a new one whenever Allow lets it, gets no more than the
+// burst, plus the guesses in flight, plus the configured rate over the run.
+// Without the debt each refilled token would let a whole window of guesses in.
+func TestLongRunFailureRate(t *testing.T) {
+	const (
+		perMinute = 6
+		burst     = 3
+		inFlight  = 10
+		run       = 10 * time.Minute
+		step      = 100 * time.Millisecond
+	)
+	clk := newClock()
+	f := New(Limit{PerMinute: perMinute, Burst: burst}, 100, clk.Now)
+	var pending []time.Time // when each guess in flight will fail
+	failures := 0
+	for elapsed := time.Duration(0); elapsed < run; elapsed += step {
+		for len(pending) > 0 && !pending[0].After(clk.Now()) {
+			f.Fail("k")
+			failures++
+			pending = pending[1:]
+		}
+		for len(pending) < inFlight {
+			if ok, _ := f.Allow("k"); !ok {
+				break
+			}
+			pending = append(pending, clk.Now().Add(time.Second)) // a guess takes 1 s to fail
+		}
+		clk.Advance(step)
+	}
+	failures += len(pending)
+	maxFailures := burst + inFlight + int(run.Minutes()*perMinute)
+	if failures > maxFailures {
+		t.Errorf("got %d failures in %v, want at most %d (burst %d + %d in flight + %d a minute)",
+			failures, run, maxFailures, burst, inFlight, perMinute)
+	}
+	if minFailures := int(run.Minutes() * perMinute); failures < minFailures {
+		t.Errorf("got %d failures in %v, want at least %d: the configured rate must stay available", failures, run, minFailures)
 	}
 }
 
 func TestIdleKeysAreForgotten(t *testing.T) {
 	clk := newClock()
 	f := New(Limit{PerMinute: 60, Burst: 2}, 100, clk.Now) // refill time 2 s
-	ok, _ := f.Admit("ok")
-	f.Done("ok", false)
-	if f.Len() != 0 {
-		t.Fatalf("a key with only successes is tracked: Len = %d", f.Len())
+	ok, _ := f.Allow("ok")
+	if !ok || f.Len() != 0 {
+		t.Fatalf("a key only checked is tracked: Allow = %v, Len = %d", ok, f.Len())
 	}
 	for i := range 50 {
 		fail(f, fmt.Sprint("k", i))
 	}
-	if !ok || f.Len() != 50 {
+	if f.Len() != 50 {
 		t.Fatalf("Len = %d, want 50", f.Len())
 	}
 	clk.Advance(1500 * time.Millisecond)
@@ -161,8 +216,7 @@ func TestIdleKeysAreForgotten(t *testing.T) {
 		t.Fatalf("keys forgotten before their buckets refilled: Len = %d, want 51", f.Len())
 	}
 	clk.Advance(1 * time.Second) // k* full again; "new" is not
-	f.Admit("x")                 // any call sweeps once per refill time
-	f.Done("x", false)
+	f.Allow("x")                 // any check sweeps once per refill time
 	if f.Len() != 1 {
 		t.Fatalf("after the refill time Len = %d, want 1 (only \"new\")", f.Len())
 	}
@@ -179,68 +233,13 @@ func TestMaxKeysIsAHardCap(t *testing.T) {
 			t.Fatalf("Len = %d after %d keys, want at most 10", f.Len(), i+1)
 		}
 	}
-}
-
-func TestMaxKeysAllPending(t *testing.T) {
-	clk := newClock()
-	f := New(Limit{PerMinute: 1, Burst: 1}, 2, clk.Now)
-	f.Admit("a")
-	f.Admit("b")
-	if ok, wait := f.Admit("c"); ok || wait <= 0 {
-		t.Fatalf("Admit with every tracked key pending = %v, %v; want false and a wait", ok, wait)
-	}
-	f.Done("a", false)
-	if ok, _ := f.Admit("c"); !ok {
-		t.Fatal("refused after a slot was freed")
+	// A full table of locked-out keys refuses nobody else.
+	if ok, _ := f.Allow("fresh"); !ok {
+		t.Fatal("an untracked key refused because the table is full")
 	}
 }
 
-// TestStrayDoneGivesNoExtraAttempt: a Done that no Admit is waiting for
-// (a caller bug) neither spends budget nor frees a reservation, so the key
-// still gets exactly the failures its bucket holds.
-func TestStrayDoneGivesNoExtraAttempt(t *testing.T) {
-	tests := []struct {
-		name   string
-		before func(f *Failures) // leaves "k" with one token of its burst of 2 unless said otherwise
-		want   int               // failures admitted afterwards
-	}{
-		{"untracked key", func(f *Failures) { f.Done("k", true) }, 2},
-		{"tracked key, nothing pending, success", func(f *Failures) {
-			fail(f, "k")
-			f.Done("k", false)
-		}, 1},
-		{"tracked key, nothing pending, failure", func(f *Failures) {
-			fail(f, "k")
-			f.Done("k", true)
-		}, 1},
-		{"one attempt ended twice", func(f *Failures) {
-			f.Admit("k")
-			f.Done("k", true)
-			f.Done("k", true)
-		}, 1},
-		{"one attempt ended three times", func(f *Failures) {
-			f.Admit("k")
-			f.Done("k", true)
-			f.Done("k", false)
-			f.Done("k", false)
-		}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := New(Limit{PerMinute: 1, Burst: 2}, 10, newClock().Now)
-			tt.before(f)
-			got := 0
-			for got < 10 && fail(f, "k") {
-				got++
-			}
-			if got != tt.want {
-				t.Errorf("got %d failures admitted, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
-// TestWaitIsEnoughAndRoundsUp: the wait a refused Admit returns is positive,
+// TestWaitIsEnoughAndRoundsUp: the wait a refused Allow returns is positive,
 // a whole millisecond, and exactly enough: one millisecond earlier the key is
 // still refused, at the wait it is admitted. Rounding to the nearest
 // millisecond instead would send clients back a fraction of a token early.
@@ -268,9 +267,9 @@ func TestWaitIsEnoughAndRoundsUp(t *testing.T) {
 				t.Fatal("the one failure of the burst was refused")
 			}
 			clk.Advance(tt.elapsed)
-			ok, wait := f.Admit("k")
+			ok, wait := f.Allow("k")
 			if ok {
-				t.Fatal("admitted with the budget spent")
+				t.Fatal("allowed with the budget spent")
 			}
 			if wait != tt.want {
 				t.Errorf("got wait %v, want %v", wait, tt.want)
@@ -279,19 +278,19 @@ func TestWaitIsEnoughAndRoundsUp(t *testing.T) {
 				t.Fatalf("got wait %v, want a positive whole millisecond", wait)
 			}
 			clk.Advance(wait - time.Millisecond)
-			if ok, _ := f.Admit("k"); ok {
+			if ok, _ := f.Allow("k"); ok {
 				t.Errorf("admitted 1 ms before the wait of %v was over: the wait is too long", wait)
 			}
 			clk.Advance(time.Millisecond)
-			if ok, again := f.Admit("k"); !ok {
-				t.Errorf("refused after waiting the %v Admit asked for (now asks %v more)", wait, again)
+			if ok, again := f.Allow("k"); !ok {
+				t.Errorf("refused after waiting the %v Allow asked for (now asks %v more)", wait, again)
 			}
 		})
 	}
 }
 
 // A rate so small that the refill time overflows a time.Duration once hung
-// Admit, under its lock, in the loop that rounds the wait up.
+// Allow, under its lock, in the loop that rounds the wait up.
 func TestTinyRateWaitIsCapped(t *testing.T) {
 	for _, perMinute := range []float64{1e-9, 1e-300, 5e-324} {
 		clk := newClock()
@@ -299,7 +298,7 @@ func TestTinyRateWaitIsCapped(t *testing.T) {
 		if !fail(f, "k") {
 			t.Fatal("the one failure of the burst was refused")
 		}
-		ok, wait := f.Admit("k")
+		ok, wait := f.Allow("k")
 		if ok || wait != 24*time.Hour {
 			t.Errorf("%g a minute: got %v, %v; want refused with the capped wait", perMinute, ok, wait)
 		}
