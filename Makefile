@@ -48,11 +48,12 @@ FUZZ_TARGETS := authserver:FuzzTokenRequest authserver:FuzzClientAuthentication 
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_TARGETS)
 
-## load: the 60 s load test (valid traffic while authserver restarts), verbose, with its memory report
+## load: the load tests, verbose: 60 s of valid traffic while authserver restarts (with its memory report), and 64
+## concurrent token requests of one client; both require zero non-2xx answers
 load:
-	$(GO) test -count=1 -v -run '^TestLoadThroughAuthserverRestart$$' ./e2e
+	$(GO) test -count=1 -v -run '^(TestLoadThroughAuthserverRestart|TestLoadConcurrentTokenRequests)$$' ./e2e
 
-## ---- containers: deploy/Dockerfile and docker-compose.yml ----
+## ---- containers: deploy/*.Dockerfile and docker-compose.yml ----
 # BUILD_TARGET=prebuilt packs the static binaries from bin/linux/ into scratch images (deploy/prebuilt.Dockerfile, no
 # registry needed); empty builds from source in golang:1.26 (deploy/source.Dockerfile). Both work with BuildKit and
 # with the classic builder of docker-compose v1. `docker compose` (v2) is used when present, else `docker-compose`.

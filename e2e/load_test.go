@@ -3,8 +3,11 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,4 +136,46 @@ func rssKiB(t *testing.T, s *service) int64 {
 	}
 	t.Fatal("no VmRSS in /proc status")
 	return 0
+}
+
+// TestLoadConcurrentTokenRequests: 64 workers of one client, from one address, ask for tokens as fast as they can
+// (bounded in count: 10 each, loopback only). Correct secrets spend no failure budget, so every answer is 200: the
+// throttle must never refuse a busy client, such as the pods of one service starting together. `make load` runs
+// it verbosely.
+func TestLoadConcurrentTokenRequests(t *testing.T) {
+	const workers, each = 64, 10
+	auth := startAuthserver(t, freeAddr(t), filepath.Join(t.TempDir(), "key.jwk"))
+	auth.waitReady(30 * time.Second)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}.Encode()
+	var answers sync.Map // status -> *atomic.Int64
+	count := func(status int) {
+		n, _ := answers.LoadOrStore(status, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	var start, done sync.WaitGroup
+	start.Add(workers)
+	for range workers {
+		done.Go(func() {
+			start.Done()
+			start.Wait() // all 64 begin together
+			for range each {
+				resp, err := client.Post(auth.url+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(body))
+				if err != nil {
+					count(0)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				count(resp.StatusCode)
+			}
+		})
+	}
+	done.Wait()
+	got := map[int]int64{}
+	answers.Range(func(k, v any) bool { got[k.(int)] = v.(*atomic.Int64).Load(); return true })
+	t.Logf("%d token requests by %d concurrent workers of one client: answers %v", workers*each, workers, got)
+	if got[http.StatusOK] != workers*each {
+		t.Errorf("got answers %v (0 = transport error), want all %d 200", got, workers*each)
+	}
 }
