@@ -94,7 +94,7 @@ func TestReadyzURL(t *testing.T) {
 		{"127.0.0.1:0", ""},
 	}
 	for _, tt := range tests {
-		got, err := readyzURL(tt.addr)
+		got, err := readyzURL(tt.addr, false)
 		if tt.want == "" {
 			if err == nil {
 				t.Errorf("readyzURL(%q) = %q, want error", tt.addr, got)
@@ -104,5 +104,22 @@ func TestReadyzURL(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("readyzURL(%q) = %q, %v; want %q", tt.addr, got, err, tt.want)
 		}
+	}
+}
+
+// TestProbeTLS: with useTLS the probe speaks HTTPS to its own server, whatever names the certificate holds.
+func TestProbeTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	if err := ProbeTLS(context.Background(), addr); err != nil {
+		t.Errorf("Probe over TLS: %v", err)
+	}
+	if err := Probe(context.Background(), addr); err == nil {
+		t.Error("a plain HTTP probe of a TLS server succeeded")
 	}
 }

@@ -15,13 +15,21 @@ import (
 //
 // srv.Shutdown alone drops such a request (net/http hangs up on any request read after shutdown began). So Serve
 // stops accepting, turns keep-alives off, lets every open connection finish its request and close, and only then
-// calls Shutdown. Serve sets srv.ConnState to count the connections.
+// calls Shutdown. Serve sets srv.ConnState to count the connections. With srv.TLSConfig set (TLSConfig) it serves
+// HTTPS, HTTP/2 included.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration, logger *slog.Logger) error {
 	var conns connCounter
 	srv.ConnState = conns.track
-	logger.Info("listening", "addr", ln.Addr().String())
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			// The certificate comes from TLSConfig (GetCertificate); ServeTLS also turns HTTP/2 on.
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
