@@ -26,6 +26,7 @@ type Set struct {
 	commands []Command
 	env      map[string]string // flag name -> variable
 	order    []string          // flag names as defined, for the help
+	set      map[string]bool   // flags given or read from their variable by Parse
 }
 
 // New starts a set. usage is the synopsis after "Usage: ", such as
@@ -93,12 +94,14 @@ func (s *Set) Parse(args []string, getenv func(string) string) error {
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	s.set = given
 	var errs []error
 	for _, name := range s.order {
 		if given[name] {
 			continue
 		}
 		if v := getenv(s.env[name]); v != "" {
+			given[name] = true
 			// The value is not repeated: it may be a secret.
 			if err := s.fs.Set(name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.env[name], err))
@@ -107,6 +110,10 @@ func (s *Set) Parse(args []string, getenv func(string) string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// IsSet reports whether Parse found the flag on the command line or in its variable, so that a default can
+// depend on other settings.
+func (s *Set) IsSet(name string) bool { return s.set[name] }
 
 func (s *Set) printUsage() {
 	w := s.fs.Output()

@@ -130,3 +130,17 @@ func TestFlagWithoutVariablePanics(t *testing.T) {
 	var v string
 	New("prog", "", io.Discard).String(&v, "x", "", "", "")
 }
+
+func TestIsSet(t *testing.T) {
+	s, _ := newSet(io.Discard)
+	if err := s.Parse([]string{"--addr", ":1"}, func(k string) string {
+		return map[string]string{"PROG_WAIT": "1s", "PROG_RATE": ""}[k]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"addr": true, "wait": true, "rate": false, "burst": false} {
+		if got := s.IsSet(name); got != want {
+			t.Errorf("IsSet(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
