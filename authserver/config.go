@@ -23,6 +23,8 @@ type config struct {
 	KeyFile         string
 	TokenLifetime   time.Duration
 	ShutdownTimeout time.Duration
+	// TLSCert and TLSKey are PEM files; both empty serves plain HTTP.
+	TLSCert, TLSKey string
 	// Budgets of failed client authentications (brute-force protection).
 	FailuresPerClient throttle.Limit
 	FailuresPerAddr   throttle.Limit
@@ -30,6 +32,14 @@ type config struct {
 
 // defaultAddr is where serve listens and healthcheck probes.
 const defaultAddr = ":44364"
+
+// defaultIssuer is the article's authority; with TLS on and no --issuer given it is https.
+const defaultIssuer = "http://localhost:44364"
+
+// tlsCertFlag is the one --tls-cert of serve and healthcheck, so the probe speaks what the server serves.
+func tlsCertFlag(fs *envflag.Set, p *string) {
+	fs.String(p, "tls-cert", "AUTHSERVER_TLS_CERT", "", "PEM certificate `file` (chain first) to serve HTTPS with, reloaded when it changes; empty serves plain HTTP")
+}
 
 // commands are the subcommands the top-level help lists.
 var commands = []envflag.Command{
@@ -56,7 +66,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 			"Without a command it serves, configured by the flags below.", output)
 	fs.Commands(commands...)
 	addrFlag(fs, &cfg.Addr, "listen `address`")
-	fs.String(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", "http://localhost:44364", "issuer `URL` put in tokens and discovery; never taken from the Host header")
+	fs.String(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", defaultIssuer, "issuer `URL` put in tokens and discovery; never taken from the Host header (https://localhost:44364 with --tls-cert)")
 	fs.String(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML `file` of clients and API resources; empty uses the embedded demo client")
 	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "RSA private JWK `file` used to sign tokens; created on first start")
 	fs.Duration(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
@@ -69,8 +79,13 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"failed client authentications allowed per minute from one remote address (IPv6: one /64), once its burst is spent")
 	fs.Int(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
 		"failed client authentications allowed at once from one remote address")
+	tlsCertFlag(fs, &cfg.TLSCert)
+	fs.String(&cfg.TLSKey, "tls-key", "AUTHSERVER_TLS_KEY", "", "PEM private key `file` of --tls-cert")
 	if err := fs.Parse(args, getenv); err != nil {
 		return config{}, err
+	}
+	if cfg.TLSCert != "" && !fs.IsSet("issuer") {
+		cfg.Issuer = "https" + strings.TrimPrefix(defaultIssuer, "http")
 	}
 	if err := cfg.validate(); err != nil {
 		return config{}, err
@@ -96,6 +111,9 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown-timeout: must be positive"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert, tls-key: give both, or neither for plain HTTP"))
 	}
 	for _, l := range []struct {
 		name  string
@@ -147,6 +165,7 @@ func (c config) logAttrs() []any {
 		slog.String("key_file", c.KeyFile),
 		slog.Duration("token_lifetime", c.TokenLifetime),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("tls_cert", c.TLSCert),
 		slog.Float64("auth_failure_rate_per_client", c.FailuresPerClient.PerMinute),
 		slog.Int("auth_failure_burst_per_client", c.FailuresPerClient.Burst),
 		slog.Float64("auth_failure_rate_per_addr", c.FailuresPerAddr.PerMinute),

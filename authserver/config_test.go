@@ -112,12 +112,41 @@ func TestParseConfigErrors(t *testing.T) {
 		{"infinite failure rate", []string{"--auth-failure-rate-per-client", "+Inf"}, nil, "auth-failure-rate-per-client"},
 		{"zero client burst", []string{"--auth-failure-burst-per-client", "0"}, nil, "auth-failure-burst-per-client"},
 		{"bad env burst names the variable", nil, map[string]string{"AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR": "many"}, "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR"},
+		{"certificate without key", []string{"--tls-cert", "tls.crt"}, nil, "tls-cert, tls-key: give both"},
+		{"key without certificate", nil, map[string]string{"AUTHSERVER_TLS_KEY": "tls.key"}, "tls-cert, tls-key: give both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseConfig(tt.args, envFrom(tt.env), &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// With TLS on the default issuer is the article's https://localhost:44364; a configured one stays as given.
+func TestParseConfigTLS(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantIssuer string
+	}{
+		{"TLS, no issuer: https", []string{"--tls-cert", "c", "--tls-key", "k"}, nil, "https://localhost:44364"},
+		{"TLS from env, no issuer: https", nil, map[string]string{"AUTHSERVER_TLS_CERT": "c", "AUTHSERVER_TLS_KEY": "k"}, "https://localhost:44364"},
+		{"TLS, issuer given", []string{"--tls-cert", "c", "--tls-key", "k", "--issuer", "https://as.example"}, nil, "https://as.example"},
+		{"TLS, issuer in env (a proxy in front, say)", []string{"--tls-cert", "c", "--tls-key", "k"}, map[string]string{"AUTHSERVER_ISSUER": "http://inner:1"}, "http://inner:1"},
+		{"no TLS: http", nil, nil, "http://localhost:44364"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, envFrom(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Issuer != tt.wantIssuer {
+				t.Errorf("issuer: got %q, want %q", cfg.Issuer, tt.wantIssuer)
 			}
 		})
 	}

@@ -66,6 +66,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
 	srv := httpserver.New(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter), logger)
+	if cfg.TLSCert != "" {
+		certs, err := httpserver.LoadCertFiles(cfg.TLSCert, cfg.TLSKey, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = httpserver.TLSConfig(certs)
+	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
 }
 
