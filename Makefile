@@ -53,6 +53,14 @@ fuzz:
 load:
 	$(GO) test -count=1 -v -run '^(TestLoadThroughAuthserverRestart|TestLoadConcurrentTokenRequests)$$' ./e2e
 
+## bench: on loopback, signing cost, server CPU per request, open-loop latency and memory beside the targets
+# Exits non-zero when a target is missed. A manual check of a few minutes, never part of test or CI; its flags are
+# BENCH_* variables (bin/bench --help); docs/benchmarks.md has a run and what bounds each number.
+.PHONY: bench
+bench: build
+	$(GO) build -o $(BIN)/bench ./e2e/cmd/bench
+	$(BIN)/bench --bin $(BIN)
+
 ## ---- containers: deploy/*.Dockerfile and docker-compose.yml ----
 # BUILD_TARGET=prebuilt packs the static binaries from bin/linux/ into scratch images (deploy/prebuilt.Dockerfile, no
 # registry needed); empty builds from source in golang:1.26 (deploy/source.Dockerfile). Both work with BuildKit and
