@@ -2,22 +2,40 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// connCounter counts the server's open connections through http.Server.ConnState, so shutdown can wait for
+// connCounter counts the server's open HTTP/1 connections through http.Server.ConnState, so shutdown can wait for
 // requests that are still arriving, which srv.Shutdown would drop.
-type connCounter struct{ open atomic.Int64 }
+//
+// An HTTP/2 connection stops being counted once it is known to be one: keep-alives off does not end it (it would
+// hold the drain until the timeout), and srv.Shutdown ends it gracefully on its own, with a GOAWAY that lets the
+// streams in flight finish.
+type connCounter struct {
+	open atomic.Int64
+	h2   sync.Map // net.Conn -> struct{}: connections no longer counted
+}
 
-func (c *connCounter) track(_ net.Conn, state http.ConnState) {
+func (c *connCounter) track(conn net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateNew:
 		c.open.Add(1)
+	case http.StateActive:
+		// ALPN is settled by the time a connection turns active, so the protocol is known here.
+		if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+			if _, seen := c.h2.LoadOrStore(conn, struct{}{}); !seen {
+				c.open.Add(-1)
+			}
+		}
 	case http.StateHijacked, http.StateClosed:
-		c.open.Add(-1)
+		if _, wasH2 := c.h2.LoadAndDelete(conn); !wasH2 {
+			c.open.Add(-1)
+		}
 	}
 }
 

@@ -328,3 +328,76 @@ func TestLoadCertFilesRefusesBadPairs(t *testing.T) {
 		t.Errorf("a good pair: %v", err)
 	}
 }
+
+// TestShutdownWithHTTP2Connections: an HTTP/2 connection does not end when keep-alives go off, so it must not hold
+// the drain until the timeout; a request in flight on one still gets its answer, and Serve returns nil.
+func TestShutdownWithHTTP2Connections(t *testing.T) {
+	for _, inFlight := range []bool{false, true} {
+		t.Run(map[bool]string{false: "idle connection", true: "request in flight"}[inFlight], func(t *testing.T) {
+			pair := newTestPair(t)
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+			writeAtomically(t, certFile, pair.certPEM)
+			writeAtomically(t, keyFile, pair.keyPEM)
+			certs, err := LoadCertFiles(certFile, keyFile, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			entered, release := make(chan struct{}), make(chan struct{})
+			srv := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/slow" {
+					close(entered)
+					<-release
+				}
+				_, _ = io.WriteString(w, r.Proto)
+			}), slog.New(slog.DiscardHandler))
+			srv.TLSConfig = TLSConfig(certs)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			// A shutdown timeout far longer than the test's wait in result, so a held drain shows as an error.
+			go func() { done <- Serve(ctx, srv, ln, 3*time.Second, slog.New(slog.DiscardHandler)) }()
+
+			client := trustingClient(pair)
+			client.Transport.(*http.Transport).DisableKeepAlives = false
+			base := "https://" + ln.Addr().String()
+			resp, err := client.Get(base + "/") // opens the HTTP/2 connection, which then stays open
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("got %s, want HTTP/2", resp.Proto)
+			}
+			slow := make(chan error, 1)
+			if inFlight {
+				go func() {
+					resp, err := client.Get(base + "/slow")
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							err = &net.AddrError{Err: resp.Status}
+						}
+					}
+					slow <- err
+				}()
+				<-entered
+			}
+			cancel()
+			if inFlight {
+				time.Sleep(50 * time.Millisecond) // let the shutdown begin while the request is in flight
+				close(release)
+				if err := <-slow; err != nil {
+					t.Errorf("the request in flight at shutdown: %v", err)
+				}
+			}
+			if err := result(t, done); err != nil {
+				t.Errorf("Serve returned %v, want nil (an HTTP/2 connection held the drain)", err)
+			}
+		})
+	}
+}
