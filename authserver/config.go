@@ -46,6 +46,7 @@ var commands = []envflag.Command{
 	{Name: "serve", Summary: "run the authorization server (the default)"},
 	{Name: "hash-secret", Summary: "print a new client secret and the hash to put in the --config file"},
 	{Name: "healthcheck", Summary: "succeed when the server on --addr is ready, for container health checks"},
+	{Name: "dev-cert", Summary: "write a development CA and a TLS certificate for localhost signed by it, and how to trust it"},
 	{Name: "help", Summary: "print this help; help <command> prints the help of that command"},
 }
 

@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return hashSecret(rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stderr)
+	case "dev-cert":
+		return devCert(rest, getenv, stdout, stderr)
 	case "help":
 		// "help" alone is the top-level help, "help healthcheck" that
 		// command's, as "healthcheck --help" prints it.
@@ -48,6 +50,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return run(ctx, append(target, "--help"), getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, hash-secret, healthcheck, help, or flags to serve; see --help)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, hash-secret, healthcheck, dev-cert, help, or flags to serve; see --help)", cmd)
 	}
 }

@@ -238,7 +238,7 @@ func TestRunStartupErrors(t *testing.T) {
 // TestRunHelp: each command prints its own help, listing the flags it
 // reads and no others, and only the top-level help lists the commands.
 func TestRunHelp(t *testing.T) {
-	allCommands := []string{"serve", "hash-secret", "healthcheck", "help"}
+	allCommands := []string{"serve", "hash-secret", "healthcheck", "dev-cert", "help"}
 	serverFlags := []string{"addr", "issuer", "config", "key-file", "token-lifetime", "shutdown-timeout",
 		"auth-failure-rate-per-client", "auth-failure-burst-per-client", "auth-failure-rate-per-addr", "auth-failure-burst-per-addr"}
 	// Lines of the envflag layout: "  name  summary" and "  --name kind".
@@ -251,6 +251,7 @@ func TestRunHelp(t *testing.T) {
 	topLevel := []string{"Usage: authserver [command] [flags]", "AUTHSERVER_ISSUER", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR"}
 	healthcheckHelp := []string{"Usage: authserver healthcheck", "/readyz", "AUTHSERVER_ADDR", `default ":44364"`}
 	hashSecretHelp := []string{"Usage: authserver hash-secret", "clientSecrets", "No flags."}
+	devCertHelp := []string{"Usage: authserver dev-cert --out DIR", "ca.crt", "tls.key", "AUTHSERVER_DEV_CERT_OUT", "AUTHSERVER_DEV_CERT_HOSTS", `default "authserver,valuesapi"`}
 	tests := []struct {
 		name         string
 		args         []string
@@ -268,6 +269,8 @@ func TestRunHelp(t *testing.T) {
 		{"help healthcheck", []string{"help", "healthcheck"}, healthcheckHelp, nil, []string{"addr"}},
 		{"hash-secret --help", []string{"hash-secret", "--help"}, hashSecretHelp, nil, nil},
 		{"help hash-secret", []string{"help", "hash-secret"}, hashSecretHelp, nil, nil},
+		{"dev-cert --help", []string{"dev-cert", "--help"}, devCertHelp, nil, []string{"out", "hosts"}},
+		{"help dev-cert", []string{"help", "dev-cert"}, devCertHelp, nil, []string{"out", "hosts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,7 +289,7 @@ func TestRunHelp(t *testing.T) {
 					t.Errorf("command %s listed: got %v, want %v:\n%s", name, got, want, help)
 				}
 			}
-			for _, name := range serverFlags {
+			for _, name := range append(slices.Clone(serverFlags), "out", "hosts") {
 				if got, want := listsFlag(help, name), slices.Contains(tt.wantFlags, name); got != want {
 					t.Errorf("flag --%s listed: got %v, want %v:\n%s", name, got, want, help)
 				}
