@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,7 @@ type closedResult struct {
 	elapsed       time.Duration
 	serverCPU     time.Duration // of the serving process over the phase
 	stoppedByTime bool
+	roundCPU      []float64 // µs per request of each round, when combine made this of several
 }
 
 // rate is requests per second of wall time.
@@ -118,12 +120,49 @@ func (r closedResult) rate() float64 {
 	return float64(r.requests) / r.elapsed.Seconds()
 }
 
-// cpuPerRequest is the serving process's CPU time per request in µs.
+// cpuPerRequest is the serving process's CPU time per request in µs: the median of the rounds when there were
+// several, since other work on a shared machine raises one round's number rather than all of them.
 func (r closedResult) cpuPerRequest() float64 {
+	if len(r.roundCPU) > 0 {
+		return median(r.roundCPU)
+	}
 	if r.requests == 0 {
 		return math.NaN()
 	}
-	return float64(r.serverCPU.Microseconds()) / float64(r.requests)
+	return float64(r.serverCPU.Nanoseconds()) / 1e3 / float64(r.requests)
+}
+
+// combine sums rounds of one phase and keeps each round's CPU per request for the median.
+func combine(rounds []closedResult) closedResult {
+	if len(rounds) == 0 {
+		return closedResult{}
+	}
+	c := closedResult{name: rounds[0].name, workers: rounds[0].workers}
+	for _, r := range rounds {
+		c.requests += r.requests
+		c.errors += r.errors
+		c.elapsed += r.elapsed
+		c.serverCPU += r.serverCPU
+		c.stoppedByTime = c.stoppedByTime || r.stoppedByTime
+		if len(c.firstErrors) < 3 {
+			c.firstErrors = append(c.firstErrors, r.firstErrors...)
+		}
+		c.roundCPU = append(c.roundCPU, r.cpuPerRequest())
+	}
+	return c
+}
+
+// median of xs; NaN when any is NaN (a round that measured nothing), so that a missing measurement fails its target.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	if len(s) == 0 || slices.ContainsFunc(s, math.IsNaN) {
+		return math.NaN()
+	}
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // newClient keeps up to conns idle connections, so that a phase measures requests, not TCP handshakes (the

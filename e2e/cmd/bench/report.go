@@ -45,6 +45,7 @@ type report struct {
 	otherErrors           int // warm-up and the idle connections' requests
 	otherFirstErrors      []string
 	valuesTokens          int
+	loadBefore, loadAfter string // /proc/loadavg
 }
 
 // errors counts every non-2xx answer and transport error of every phase.
@@ -75,7 +76,7 @@ func (r report) tokenCPUOverSign() float64 {
 	if !ok {
 		return math.NaN()
 	}
-	return ratio(r.token.cpuPerRequest(), float64(s.sign.Nanoseconds())/1e3)
+	return ratio(r.token.cpuPerRequest(), us(s.signCPU))
 }
 
 func (r report) valuesCPUOverOpen() float64 {
@@ -141,25 +142,35 @@ func (r report) lastLine() string {
 // print writes the tables, the targets and the last line; it returns errTargetsMissed when any target is missed.
 func (r report) print(w io.Writer) error {
 	fmt.Fprintf(w, "\n%s\n", r.machine)
+	if r.loadBefore != "" {
+		// Other work on the machine shows in every number, the tail latencies most.
+		fmt.Fprintf(w, "load average (1, 5, 15 min): %s before, %s after\n", r.loadBefore, r.loadAfter)
+	}
 
-	fmt.Fprintln(w, "\nSigning, in-process (testing.Benchmark, golang-jwt as authserver uses it)")
+	fmt.Fprintln(w, "\nSigning, in-process (testing.Benchmark, golang-jwt as authserver uses it; CPU counts the GC's share too)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "alg\tkey\tsign µs\tverify µs\tsign/verify\t")
+	fmt.Fprintln(tw, "alg\tkey\tsign µs\tsign CPU µs\tverify µs\tverify CPU µs\t")
 	for _, s := range r.signs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", s.alg, s.key, num(us(s.sign)), num(us(s.verify)), num(ratio(us(s.sign), us(s.verify))))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.alg, s.key, num(us(s.sign)), num(us(s.signCPU)), num(us(s.verify)), num(us(s.verifyCPU)))
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nClosed loop, %d workers: server CPU from /proc (the load generator shares the cores)\n", r.token.workers)
+	fmt.Fprintf(w, "\nClosed loop, %d workers, %d interleaved rounds: server CPU from /proc, median of the rounds (the load\n"+
+		"generator shares the cores)\n", r.token.workers, len(r.token.roundCPU))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "request\trequests\terrors\twall s\treq/s\tserver CPU µs/req\tserver cores busy\t")
+	fmt.Fprintln(tw, "request\trequests\terrors\twall s\treq/s\tserver CPU µs/req\teach round\tserver cores busy\t")
 	for _, c := range []closedResult{r.token, r.values, r.open} {
 		busy := ratio(c.serverCPU.Seconds(), c.elapsed.Seconds())
 		name := c.name
 		if c.stoppedByTime {
 			name += " (time bound)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t\n", name, c.requests, c.errors, c.elapsed.Seconds(), num(c.rate()), num(c.cpuPerRequest()), num(busy))
+		rounds := make([]string, len(c.roundCPU))
+		for i, v := range c.roundCPU {
+			rounds[i] = num(v)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", name, c.requests, c.errors, c.elapsed.Seconds(), num(c.rate()),
+			num(c.cpuPerRequest()), strings.Join(rounds, " "), num(busy))
 	}
 	tw.Flush()
 	if r.valuesTokens > 1 {

@@ -14,7 +14,7 @@ import (
 func passing() report {
 	return report{
 		machine:  "machine: test",
-		signs:    []signResult{{alg: "RS256", key: "RSA-2048", sign: time.Millisecond, verify: 40 * time.Microsecond}},
+		signs:    []signResult{{alg: "RS256", key: "RSA-2048", sign: 900 * time.Microsecond, signCPU: time.Millisecond, verify: 40 * time.Microsecond, verifyCPU: 41 * time.Microsecond}},
 		tokenAlg: "RS256",
 		token:    closedResult{name: "POST /connect/token", workers: 4, requests: 1000, elapsed: time.Second, serverCPU: 1050 * time.Millisecond},
 		values:   closedResult{name: "GET /api/values", requests: 1000, elapsed: time.Second, serverCPU: 60 * time.Millisecond},
@@ -146,5 +146,27 @@ func TestNum(t *testing.T) {
 		if got := num(tt.v); got != tt.want {
 			t.Errorf("num(%v) = %q, want %q", tt.v, got, tt.want)
 		}
+	}
+}
+
+func TestCombineTakesTheMedianRound(t *testing.T) {
+	rounds := []closedResult{
+		{name: "GET /", workers: 2, requests: 100, errors: 1, elapsed: time.Second, serverCPU: 5 * time.Millisecond},  // 50 µs
+		{name: "GET /", workers: 2, requests: 100, elapsed: time.Second, serverCPU: 9 * time.Millisecond},             // 90 µs, a noisy round
+		{name: "GET /", workers: 2, requests: 200, errors: 2, elapsed: time.Second, serverCPU: 12 * time.Millisecond}, // 60 µs
+	}
+	c := combine(rounds)
+	if c.requests != 400 || c.errors != 3 || c.elapsed != 3*time.Second || c.rate() != 400.0/3 {
+		t.Errorf("got %d requests, %d errors, %v, %v/s; want the sums", c.requests, c.errors, c.elapsed, c.rate())
+	}
+	if got := c.cpuPerRequest(); got != 60 {
+		t.Errorf("cpuPerRequest = %v, want the median round, 60", got)
+	}
+	rounds[1].requests = 0
+	if got := combine(rounds).cpuPerRequest(); !math.IsNaN(got) {
+		t.Errorf("a round without requests: got %v, want NaN", got)
+	}
+	if got := median([]float64{1, 4, 2, 3}); got != 2.5 {
+		t.Errorf("median of an even count = %v, want 2.5", got)
 	}
 }

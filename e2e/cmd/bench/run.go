@@ -25,6 +25,7 @@ type config struct {
 	openFraction                  float64
 	idleConns                     int
 	valuesTokens                  int
+	rounds                        int
 	timeout                       time.Duration
 	clientID, clientSecret, scope string
 }
@@ -41,7 +42,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	s.Int(&cfg.workers, "workers", "BENCH_WORKERS", 8, "concurrent clients of each closed-loop phase")
 	s.Int(&cfg.tokenRequests, "token-requests", "BENCH_TOKEN_REQUESTS", 4000, "at most this many token requests in the closed-loop phase")
 	s.Int(&cfg.valuesRequests, "values-requests", "BENCH_VALUES_REQUESTS", 30000, "at most this many requests in each closed-loop valuesapi phase (/api/values, /healthz)")
-	s.Duration(&cfg.closedDuration, "closed-duration", "BENCH_CLOSED_DURATION", 20*time.Second, "at most this long for each closed-loop phase")
+	s.Int(&cfg.rounds, "rounds", "BENCH_ROUNDS", 3, "closed-loop rounds, each phase in turn; the requests are shared among them and the CPU per request is their median")
+	s.Duration(&cfg.closedDuration, "closed-duration", "BENCH_CLOSED_DURATION", 20*time.Second, "at most this long for each closed-loop phase (all its rounds)")
 	s.Duration(&cfg.openDuration, "open-duration", "BENCH_OPEN_DURATION", 10*time.Second, "duration of each open-loop (vegeta) phase")
 	s.Float64(&cfg.openFraction, "open-fraction", "BENCH_OPEN_FRACTION", 0.5, "open-loop rate as a fraction of the closed-loop rate")
 	s.Int(&cfg.idleConns, "idle-conns", "BENCH_IDLE_CONNS", 1000, "idle keep-alive connections opened to valuesapi to measure their memory")
@@ -54,6 +56,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return config{}, err
 	}
 	switch {
+	case cfg.rounds < 1 || cfg.rounds > cfg.tokenRequests || cfg.rounds > cfg.valuesRequests:
+		return config{}, errors.New("--rounds must be at least 1 and at most the requests of a phase")
 	case cfg.workers < 1:
 		return config{}, errors.New("--workers must be at least 1")
 	case cfg.tokenRequests < 1 || cfg.valuesRequests < 1:
@@ -88,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Progress goes to stderr so that stdout is the report alone.
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
-	r := report{machine: machine(), openFraction: cfg.openFraction, valuesTokens: cfg.valuesTokens}
+	r := report{machine: machine(), openFraction: cfg.openFraction, valuesTokens: cfg.valuesTokens, loadBefore: loadAverage()}
 	progress("%s", r.machine)
 
 	// Signing first, while the machine is quiet and no service runs.
@@ -177,24 +181,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	authCPU := func() (time.Duration, error) { return processCPU(auth.pid()) }
 	apiCPU := func() (time.Duration, error) { return processCPU(api.pid()) }
 	phases := []struct {
-		out  *closedResult
-		es   []endpoint
-		max  int
-		cpu  func() (time.Duration, error)
-		what string
+		out    *closedResult
+		es     []endpoint
+		max    int
+		cpu    func() (time.Duration, error)
+		rounds []closedResult
 	}{
-		{&r.token, tokenReqs, cfg.tokenRequests, authCPU, "token requests"},
-		{&r.values, valuesReqs, cfg.valuesRequests, apiCPU, "GET /api/values"},
-		{&r.open, openReqs, cfg.valuesRequests, apiCPU, "GET /healthz"},
+		{out: &r.token, es: tokenReqs, max: cfg.tokenRequests, cpu: authCPU},
+		{out: &r.values, es: valuesReqs, max: cfg.valuesRequests, cpu: apiCPU},
+		{out: &r.open, es: openReqs, max: cfg.valuesRequests, cpu: apiCPU},
+	}
+	// Rounds take the phases in turn, so that a burst of other work on the machine falls on one round of each
+	// rather than on the whole of one phase.
+	for round := range cfg.rounds {
+		for i := range phases {
+			p := &phases[i]
+			progress("closed loop, round %d of %d: %d × %s with %d workers", round+1, cfg.rounds, p.max/cfg.rounds, p.es[0].name, cfg.workers)
+			res, err := closedLoop(ctx, p.es, cfg.workers, p.max/cfg.rounds, cfg.closedDuration/time.Duration(cfg.rounds), cfg.timeout, p.cpu)
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			p.rounds = append(p.rounds, res)
+		}
 	}
 	for _, p := range phases {
-		progress("closed loop: up to %d %s with %d workers, at most %s", p.max, p.what, cfg.workers, cfg.closedDuration)
-		if *p.out, err = closedLoop(ctx, p.es, cfg.workers, p.max, cfg.closedDuration, cfg.timeout, p.cpu); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		*p.out = combine(p.rounds)
 	}
 
 	// The open loop runs each endpoint at a fraction of what the closed loop found it could answer.
@@ -207,6 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ctx.Err()
 	}
 
+	r.loadAfter = loadAverage()
 	stopErr := stop()
 	if err := r.print(stdout); err != nil {
 		return err
@@ -295,4 +310,17 @@ func machine() string {
 		kernel = "Linux " + strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("machine: %d CPUs, %s, %s, %s, %s/%s", runtime.NumCPU(), model, kernel, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// loadAverage is the first three fields of /proc/loadavg, empty when it cannot be read.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
