@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tokenbearer/authserver/internal/accesstoken"
+	"github.com/tokenbearer/authserver/internal/clientauth"
 	"github.com/tokenbearer/authserver/internal/registry"
 	"github.com/tokenbearer/authserver/internal/secret"
 )
@@ -60,10 +61,9 @@ func tooManyFailures(wait time.Duration) *tokenError {
 		description: "too many failed client authentications; retry later", retryAfter: wait}
 }
 
-// credentials are the client id and secret presented by either method.
+// credentials are what a request presents to authenticate its client.
 type credentials struct {
-	id, secret string
-	basic      bool
+	clientauth.Request
 	// unreadable says, for the log, why an Authorization header gave no
 	// credentials; empty when it was read or absent.
 	unreadable string
@@ -72,6 +72,33 @@ type credentials struct {
 // matchSecret is secret.MatchesAny, the one hashing of a presented secret;
 // tests replace it to count which requests pay for it.
 var matchSecret = secret.MatchesAny
+
+// authMethods are the client authentication methods the token endpoint
+// knows, by name.
+type authMethods map[string]clientauth.Method
+
+func newAuthMethods() authMethods {
+	// Read at each call, so that a test's replacement counts.
+	match := func(hashes []secret.Hash, plain string) bool { return matchSecret(hashes, plain) }
+	ms := authMethods{}
+	for _, m := range []clientauth.Method{
+		clientauth.NewSecret(registry.AuthSecretBasic, match),
+		clientauth.NewSecret(registry.AuthSecretPost, match),
+	} {
+		ms[m.Name()] = m
+	}
+	return ms
+}
+
+// presented is the one method a request uses, by its shape: a secret in the
+// Authorization header or in the body (never both: clientCredentials refuses
+// that). Nothing presented is a client_secret_post without a secret.
+func (ms authMethods) presented(cred clientauth.Request) clientauth.Method {
+	if cred.Basic {
+		return ms[registry.AuthSecretBasic]
+	}
+	return ms[registry.AuthSecretPost]
+}
 
 // handleToken is the token endpoint (RFC 6749 3.2, 4.4) for the client
 // credentials grant. Checks run in this order: request syntax
@@ -84,23 +111,19 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		ExpiresIn   int64  `json:"expires_in"`
 		Scope       string `json:"scope"`
 	}
-	// An unknown client_id is checked against this hash of a secret nobody
-	// knows, so it costs the same work as a wrong secret.
-	dummy, err := secret.Parse(secret.HashOf(secret.Generate()))
-	if err != nil {
-		panic(err)
-	}
 	expiresIn := int64(minter.Lifetime / time.Second)
+	methods := newAuthMethods()
 
 	// authenticate runs inside the failure budget of the caller's address
-	// and client_id. Over-long ids and secrets, control characters and
-	// invalid UTF-8 fail like a wrong secret, and only the address pays.
-	authenticate := func(remoteAddr string, cred credentials) (registry.Client, *tokenError) {
+	// and client_id. An implausible id (over-long, control characters,
+	// invalid UTF-8) fails like a wrong secret before any method runs, and
+	// only the address pays.
+	authenticate := func(remoteAddr string, cred credentials) (registry.Client, clientauth.Proof, *tokenError) {
 		budgetID := ""
-		if registry.ValidCredential(cred.id) {
-			budgetID = cred.id
+		if registry.ValidCredential(cred.ClientID) {
+			budgetID = cred.ClientID
 		}
-		client, known := reg.Client(cred.id)
+		client, known := reg.Client(cred.ClientID)
 		// Only a registered id is logged: an unknown one may be a secret
 		// pasted into the wrong field.
 		loggedID := "(unregistered)"
@@ -110,26 +133,30 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		end, wait := limiter.begin(remoteAddr, budgetID)
 		if end == nil {
 			logger.Warn("client authentication throttled", "remote", addrKey(remoteAddr), "client_id", loggedID)
-			return registry.Client{}, tooManyFailures(wait)
+			return registry.Client{}, clientauth.Proof{}, tooManyFailures(wait)
 		}
-		hashes := []secret.Hash{dummy}
-		if known {
-			hashes = client.Secrets
+		var proof clientauth.Proof
+		var err error = clientauth.Unregistered
+		var method clientauth.Method
+		if budgetID != "" {
+			method = methods.presented(cred.Request)
+			// A client not registered for the method it used is checked as
+			// an unknown one is, at the same cost, and fails.
+			registered := &client
+			if !known || !client.AllowsAuthMethod(method.Name()) {
+				registered = nil
+			}
+			proof, err = method.Authenticate(cred.Request, registered)
 		}
-		// The secret is hashed for unknown ids too, so that their answer
-		// takes as long as a wrong secret's. Only the plausibility checks
-		// skip it: they depend on the input alone, which the caller knows.
-		matched := budgetID != "" && registry.ValidCredential(cred.secret) && matchSecret(hashes, cred.secret)
-		ok := matched && known
-		end(!ok)
-		if !ok {
+		end(err != nil)
+		if err != nil {
 			// The caller gets one answer for every failure; the log says
 			// which, but never the secret or the Authorization header.
-			logger.Info("client authentication failed", "reason", failureReason(cred, known),
+			logger.Info("client authentication failed", "reason", failureReason(cred, known, method, err),
 				"remote", addrKey(remoteAddr), "client_id", loggedID)
-			return registry.Client{}, invalidClient(cred.basic)
+			return registry.Client{}, clientauth.Proof{}, invalidClient(cred.Basic)
 		}
-		return client, nil
+		return client, proof, nil
 	}
 
 	issue := func(w http.ResponseWriter, r *http.Request) (response, *tokenError) {
@@ -149,7 +176,7 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if terr != nil {
 			return response{}, terr
 		}
-		client, terr := authenticate(r.RemoteAddr, cred)
+		client, _, terr := authenticate(r.RemoteAddr, cred)
 		if terr != nil {
 			return response{}, terr
 		}
@@ -228,7 +255,7 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenErr
 	authz := r.Header.Values("Authorization")
 	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
 	if len(authz) == 0 {
-		return credentials{id: bodyID, secret: bodySecret}, nil
+		return credentials{Request: clientauth.Request{ClientID: bodyID, Secret: bodySecret}}, nil
 	}
 	if len(authz) > 1 {
 		return credentials{}, invalidRequest("Authorization header is repeated")
@@ -243,37 +270,36 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, *tokenErr
 		if scheme, _, _ := strings.Cut(authz[0], " "); !strings.EqualFold(scheme, "Basic") {
 			why = "Authorization scheme is not Basic"
 		}
-		return credentials{basic: true, unreadable: why}, nil
+		return credentials{Request: clientauth.Request{Basic: true}, unreadable: why}, nil
 	}
 	// A client may name itself in the body too (RFC 6749 3.2.1), but not as
 	// someone else.
 	if bodyID != "" && bodyID != id {
 		return credentials{}, invalidRequest("client_id does not match the Authorization header")
 	}
-	return credentials{id: id, secret: sec, basic: true}, nil
+	return credentials{Request: clientauth.Request{ClientID: id, Secret: sec, Basic: true}}, nil
 }
 
-// failureReason names, for the log, why cred failed authentication; known
-// says whether its id is registered. The phrases are fixed so that logs can
+// failureReason names, for the log, why cred failed authentication: known
+// says whether its id is registered, method is the one that ran (nil if
+// none did) and err is its failure. The phrases are fixed so that logs can
 // be counted by them.
-func failureReason(cred credentials, known bool) string {
+func failureReason(cred credentials, known bool, method clientauth.Method, err error) string {
 	switch {
 	case cred.unreadable != "":
 		return cred.unreadable
-	case cred.id == "" && cred.secret == "":
+	case cred.ClientID == "" && cred.Secret == "" && len(cred.Certificates) == 0:
 		return "no client credentials"
-	case cred.id == "":
+	case cred.ClientID == "":
 		return "no client_id"
-	case !registry.ValidCredential(cred.id):
+	case !registry.ValidCredential(cred.ClientID):
 		return "implausible client_id"
 	case !known:
 		return "unknown client"
-	case cred.secret == "":
-		return "no client_secret"
-	case !registry.ValidCredential(cred.secret):
-		return "implausible client_secret"
+	case errors.Is(err, clientauth.Unregistered) && method != nil:
+		return method.Name() + " not registered for this client"
 	default:
-		return "wrong secret"
+		return err.Error()
 	}
 }
 

@@ -25,6 +25,16 @@ const GrantClientCredentials = "client_credentials"
 // SupportedGrantTypes lists the grant types clients may be configured with.
 var SupportedGrantTypes = []string{GrantClientCredentials}
 
+// Client authentication methods (RFC 7591 token_endpoint_auth_method, RFC 8705 2).
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+)
+
+// defaultAuthMethods are a client's when its configuration names none: either
+// way of sending its secret.
+var defaultAuthMethods = []string{AuthSecretBasic, AuthSecretPost}
+
 //go:embed demo.yaml
 var demoYAML []byte
 
@@ -50,7 +60,9 @@ type APIResource struct {
 
 // Client is a registered confidential client.
 type Client struct {
-	ID                string
+	ID string
+	// AuthMethods are the client authentication methods it may use.
+	AuthMethods       []string
 	Secrets           []secret.Hash
 	AllowedGrantTypes []string
 	AllowedScopes     []string
@@ -58,6 +70,9 @@ type Client struct {
 
 // AllowsGrant reports whether the client may use grant type gt.
 func (c Client) AllowsGrant(gt string) bool { return slices.Contains(c.AllowedGrantTypes, gt) }
+
+// AllowsAuthMethod reports whether the client may authenticate by method m.
+func (c Client) AllowsAuthMethod(m string) bool { return slices.Contains(c.AuthMethods, m) }
 
 // AllowsScope reports whether the client may request scope s.
 func (c Client) AllowsScope(s string) bool { return slices.Contains(c.AllowedScopes, s) }
@@ -228,7 +243,7 @@ func build(f file) (*Registry, error) {
 		case clients[cf.ClientID].ID != "":
 			fail("%s: duplicate clientId", where)
 		}
-		c := Client{ID: cf.ClientID, AllowedGrantTypes: cf.AllowedGrantTypes, AllowedScopes: cf.AllowedScopes}
+		c := Client{ID: cf.ClientID, AuthMethods: defaultAuthMethods, AllowedGrantTypes: cf.AllowedGrantTypes, AllowedScopes: cf.AllowedScopes}
 		if len(cf.ClientSecrets) == 0 {
 			fail("%s: no clientSecrets", where)
 		}
