@@ -42,7 +42,10 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
-require github.com/tokenbearer/httpserver v0.0.0
+require (
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/tokenbearer/httpserver v0.0.0
+)
 
 // The shared serving code is a module of this repository, not a published one.
 replace github.com/tokenbearer/httpserver => ../httpserver

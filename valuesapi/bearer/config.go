@@ -45,6 +45,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Realm is sent as the realm parameter of WWW-Authenticate challenges; empty omits it.
 	Realm string
+	// TokenCacheSize is how many verified tokens are remembered (default DefaultTokenCacheSize); a negative value
+	// turns the cache off, so every request is verified in full. A remembered token presented again skips the
+	// signature and claim checks but not exp, nbf and iat, nor the route's scopes; it is forgotten when its key
+	// leaves the JWKS, and the least recently used one makes room for a new one. Each takes at most 2 KiB.
+	TokenCacheSize int
 }
 
 // asymmetricAlgorithms are the JWS algorithms a Validator may be configured with: only those verified with a public key.
@@ -98,6 +103,9 @@ func (c Config) withDefaults() (Config, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if c.TokenCacheSize == 0 {
+		c.TokenCacheSize = DefaultTokenCacheSize
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}

@@ -82,7 +82,7 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 		HTTPTimeout:         v.cfg.FetchTimeout,
 		RefreshErrorHandler: v.refreshFailed(d.JWKSURI),
 		RefreshInterval:     v.cfg.RefreshInterval,
-		Storage:             lastGoodKeys{jwkset.NewMemoryStorage()},
+		Storage:             &lastGoodKeys{Storage: jwkset.NewMemoryStorage(), retired: v.retireKeys},
 	})
 	switch {
 	case errors.Is(err, errNoSigningKey):
@@ -122,6 +122,7 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(v.cfg.Leeway),
 			jwt.WithStrictDecoding(),
+			jwt.WithTimeFunc(v.now),
 		),
 	}, nil
 }

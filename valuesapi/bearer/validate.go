@@ -34,6 +34,10 @@ func (c *Claims) HasScope(scope string) bool {
 // Validate checks a raw access token and returns its claims. It never blocks longer than FetchTimeout: before the
 // keys are loaded it fails at once with ErrKeysUnavailable, and an unknown kid triggers at most one rate-limited
 // JWKS refresh bounded by the same timeout. Errors are *Error values; scope is not checked here.
+//
+// A token that passes is remembered (Config.TokenCacheSize), keyed by a hash of the whole token: the same token
+// again is answered from memory after its exp, nbf and iat are checked against the clock, until its key leaves the
+// JWKS. Every call returns claims of its own, whether remembered or not.
 func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, errMalformedToken
@@ -41,18 +45,42 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > maxTokenBytes {
 		return nil, errTokenTooLarge
 	}
+	var key tokenKey
+	var epoch uint64
+	if v.cache != nil {
+		key = tokenKeyOf(raw)
+		if claims, ok := v.cache.get(key, v.now(), v.cfg.Leeway); ok {
+			return claims, nil
+		}
+		// Read before the key lookup, so add can tell whether a key retirement ran meanwhile.
+		epoch = v.cache.epoch.Load()
+	}
 	ks := v.keys.Load()
 	if ks == nil {
 		return nil, ErrKeysUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 	defer cancel()
+	v.verifications.Add(1)
 	claims := &Claims{}
 	token, err := ks.parser.ParseWithClaims(raw, claims, keyFor(ctx, ks))
 	if err != nil {
 		return nil, v.classify(token, err)
 	}
+	if v.cache != nil {
+		// checkHeader refused a token without a string kid, so this is the kid of the key that verified it.
+		kid, _ := token.Header["kid"].(string)
+		v.cache.add(key, epoch, kid, claims)
+	}
 	return claims, nil
+}
+
+// retireKeys is lastGoodKeys' hook: the JWKS no longer holds the keys with these kids, or holds other keys under
+// them, so no token they verified may be answered from the cache any more.
+func (v *Validator) retireKeys(kids map[string]bool) {
+	if v.cache != nil {
+		v.cache.retire(kids)
+	}
 }
 
 // classify maps a golang-jwt error to the fixed client-facing description, keeping the original as the cause.

@@ -30,6 +30,14 @@ type Validator struct {
 
 	mu      sync.Mutex
 	loadErr error // why the last attempt to load the keys failed; nil before the first one ends
+
+	// cache holds verified tokens; nil when Config.TokenCacheSize turns it off.
+	cache *tokenCache
+	// now is the clock exp, nbf and iat are checked against, by the parser and on cache hits; tests replace it
+	// before the keys load.
+	now func() time.Time
+	// verifications counts the tokens that went through the parser, for tests.
+	verifications atomic.Int64
 }
 
 // retryPolicy is how loadLoop paces its attempts: exponential backoff from min to max. now and wait are the clock;
@@ -69,13 +77,18 @@ func newValidator(cfg Config) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bearer config: %w", err)
 	}
-	return &Validator{
+	v := &Validator{
 		cfg:        cfg,
 		log:        cfg.Logger.With("component", "bearer"),
 		refreshLog: logThrottle{every: refreshLogEvery},
 		loadLog:    logThrottle{every: refreshLogEvery},
 		retry:      retryPolicy{min: backoffMin, max: backoffMax, now: time.Now, wait: sleep},
-	}, nil
+		now:        time.Now,
+	}
+	if cfg.TokenCacheSize > 0 {
+		v.cache = newTokenCache(cfg.TokenCacheSize)
+	}
+	return v, nil
 }
 
 // Ready reports whether the authority's signing keys have been loaded, i.e. whether valid tokens can be accepted.
