@@ -23,7 +23,9 @@ type config struct {
 	JWKSRefreshInterval    time.Duration
 	JWKSUnknownKIDInterval time.Duration
 	JWKSTimeout            time.Duration
-	ShutdownTimeout        time.Duration
+	// TokenCacheSize is how many verified tokens are remembered; 0 turns the cache off.
+	TokenCacheSize  int
+	ShutdownTimeout time.Duration
 }
 
 // defaultAddr is where serve listens and where healthcheck looks, unless told otherwise.
@@ -55,6 +57,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	s.Duration(&cfg.JWKSRefreshInterval, "jwks-refresh-interval", "VALUESAPI_JWKS_REFRESH_INTERVAL", 5*time.Minute, "how often the JWKS is refetched")
 	s.Duration(&cfg.JWKSUnknownKIDInterval, "jwks-unknown-kid-interval", "VALUESAPI_JWKS_UNKNOWN_KID_INTERVAL", 5*time.Second, "at most one JWKS refetch for an unknown kid per this window")
 	s.Duration(&cfg.JWKSTimeout, "jwks-timeout", "VALUESAPI_JWKS_TIMEOUT", 2*time.Second, "bound on any discovery/JWKS fetch, and on the time a request may wait for keys")
+	s.Int(&cfg.TokenCacheSize, "token-cache-size", "VALUESAPI_TOKEN_CACHE_SIZE", bearer.DefaultTokenCacheSize,
+		"verified `tokens` remembered, skipping the signature check on reuse (exp, nbf and scope are still checked); 0 turns the cache off")
 	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests at shutdown")
 	if err := s.Parse(args, getenv); err != nil {
 		return cfg, err
@@ -70,6 +74,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if !bearer.IsScopeToken(cfg.Scope) {
 		// Checked here so a bad --scope is a start-up error rather than a panic in bearer.Require.
 		return cfg, fmt.Errorf("--scope %q is not a single RFC 6749 scope token", cfg.Scope)
+	}
+	if cfg.TokenCacheSize < 0 {
+		return cfg, errors.New("--token-cache-size must not be negative (0 turns the cache off)")
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		return cfg, errors.New("--shutdown-timeout must be positive")
@@ -99,9 +106,19 @@ func (c config) bearerConfig(logger *slog.Logger) bearer.Config {
 		RefreshInterval:    c.JWKSRefreshInterval,
 		UnknownKIDInterval: c.JWKSUnknownKIDInterval,
 		FetchTimeout:       c.JWKSTimeout,
+		TokenCacheSize:     c.tokenCacheSize(),
 		Logger:             logger,
 		Realm:              "valuesapi",
 	}
+}
+
+// tokenCacheSize maps the flag, where 0 turns the cache off, to bearer.Config, where 0 means the default and a
+// negative size turns it off.
+func (c config) tokenCacheSize() int {
+	if c.TokenCacheSize == 0 {
+		return -1
+	}
+	return c.TokenCacheSize
 }
 
 // LogValue lets the whole config be logged as one group at start. Nothing in it is secret.
@@ -116,6 +133,7 @@ func (c config) LogValue() slog.Value {
 		slog.Duration("jwks_refresh_interval", c.JWKSRefreshInterval),
 		slog.Duration("jwks_unknown_kid_interval", c.JWKSUnknownKIDInterval),
 		slog.Duration("jwks_timeout", c.JWKSTimeout),
+		slog.Int("token_cache_size", c.TokenCacheSize),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }

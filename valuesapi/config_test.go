@@ -23,7 +23,7 @@ func TestParseConfig(t *testing.T) {
 			return c.Addr == ":44324" && c.Authority == "http://localhost:44364" && c.Audience == "auth.web.api" &&
 				c.Scope == "auth.web.api" && slices.Equal(c.Algorithms, []string{"RS256"}) && c.Leeway == 30*time.Second &&
 				c.JWKSRefreshInterval == 5*time.Minute && c.JWKSUnknownKIDInterval == 5*time.Second &&
-				c.JWKSTimeout == 2*time.Second && c.ShutdownTimeout == 10*time.Second
+				c.JWKSTimeout == 2*time.Second && c.TokenCacheSize == 10000 && c.ShutdownTimeout == 10*time.Second
 		}, ""},
 		{"env used", nil, map[string]string{"VALUESAPI_AUTHORITY": "http://as:1", "VALUESAPI_LEEWAY": "5s", "VALUESAPI_ALGORITHMS": "RS256, PS256"},
 			func(c config) bool {
@@ -32,6 +32,14 @@ func TestParseConfig(t *testing.T) {
 		{"flag wins over env", []string{"--audience", "flag.api"}, map[string]string{"VALUESAPI_AUDIENCE": "env.api"},
 			func(c config) bool { return c.Audience == "flag.api" }, ""},
 		{"bad env duration names the variable", nil, map[string]string{"VALUESAPI_JWKS_TIMEOUT": "soon"}, nil, "VALUESAPI_JWKS_TIMEOUT"},
+		{"token cache size from env", nil, map[string]string{"VALUESAPI_TOKEN_CACHE_SIZE": "500"},
+			func(c config) bool { return c.TokenCacheSize == 500 }, ""},
+		{"token cache off from env", nil, map[string]string{"VALUESAPI_TOKEN_CACHE_SIZE": "0"},
+			func(c config) bool { return c.TokenCacheSize == 0 }, ""},
+		{"token cache size flag wins over env", []string{"--token-cache-size", "7"}, map[string]string{"VALUESAPI_TOKEN_CACHE_SIZE": "500"},
+			func(c config) bool { return c.TokenCacheSize == 7 }, ""},
+		{"negative token cache size refused", []string{"--token-cache-size", "-1"}, nil, nil, "--token-cache-size"},
+		{"bad env token cache size names the variable", nil, map[string]string{"VALUESAPI_TOKEN_CACHE_SIZE": "many"}, nil, "VALUESAPI_TOKEN_CACHE_SIZE"},
 		{"scope with space refused", []string{"--scope", "a b"}, nil, nil, "scope"},
 		{"scope with quote refused", []string{"--scope", `a"b`}, nil, nil, "scope"},
 		{"empty scope refused", []string{"--scope", ""}, nil, nil, "scope"},
@@ -67,6 +75,7 @@ var serveFlags = []struct{ flag, env string }{
 	{"jwks-refresh-interval", "VALUESAPI_JWKS_REFRESH_INTERVAL"},
 	{"jwks-unknown-kid-interval", "VALUESAPI_JWKS_UNKNOWN_KID_INTERVAL"},
 	{"jwks-timeout", "VALUESAPI_JWKS_TIMEOUT"},
+	{"token-cache-size", "VALUESAPI_TOKEN_CACHE_SIZE"},
 	{"shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT"},
 }
 
@@ -130,6 +139,7 @@ func TestBearerConfigFollowsFlags(t *testing.T) {
 	cfg, err := parseConfig("valuesapi", []string{
 		"--authority", "http://as:1", "--audience", "api.x", "--algorithms", "PS256,ES256", "--leeway", "7s",
 		"--jwks-refresh-interval", "11s", "--jwks-unknown-kid-interval", "13s", "--jwks-timeout", "17s",
+		"--token-cache-size", "19",
 	}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +148,45 @@ func TestBearerConfigFollowsFlags(t *testing.T) {
 	got := cfg.bearerConfig(logger)
 	if got.Authority != "http://as:1" || got.Audience != "api.x" || !slices.Equal(got.Algorithms, []string{"PS256", "ES256"}) ||
 		got.Leeway != 7*time.Second || got.RefreshInterval != 11*time.Second || got.UnknownKIDInterval != 13*time.Second ||
-		got.FetchTimeout != 17*time.Second || got.Logger != logger || got.Realm != "valuesapi" {
+		got.FetchTimeout != 17*time.Second || got.TokenCacheSize != 19 || got.Logger != logger || got.Realm != "valuesapi" {
 		t.Errorf("got %+v", got)
+	}
+}
+
+// TestTokenCacheSizeReachesBearer: --token-cache-size 0 means off, which bearer.Config spells as a negative size
+// (its zero is the default).
+func TestTokenCacheSizeReachesBearer(t *testing.T) {
+	for _, tt := range []struct {
+		flag string
+		want int
+	}{
+		{"0", -1},
+		{"1", 1},
+		{"10000", 10000},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			cfg, err := parseConfig("valuesapi", []string{"--token-cache-size", tt.flag}, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.bearerConfig(slog.New(slog.DiscardHandler)).TokenCacheSize; got != tt.want {
+				t.Errorf("bearer TokenCacheSize: got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfigLogValue: the start-up log line shows every setting, the token cache size among them.
+func TestConfigLogValue(t *testing.T) {
+	cfg, err := parseConfig("valuesapi", []string{"--token-cache-size", "0"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("starting", "config", cfg)
+	for _, want := range []string{"config.addr=:44324", "config.jwks_timeout=2s", "config.token_cache_size=0", "config.shutdown_timeout=10s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log line lacks %q:\n%s", want, out.String())
+		}
 	}
 }
