@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +214,68 @@ func TestNewKeyRejectsMismatch(t *testing.T) {
 			_, err := NewKey(tt.alg, tt.signer)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("NewKey error = %v, want containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestJWKPublicKeyRoundTrips: the key JWKOf describes is the key PublicKey
+// reads back, for each key type a client may register.
+func TestJWKPublicKeyRoundTrips(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, MinRSABits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, pub := range []crypto.PublicKey{rsaKey.Public(), p256.Public(), p384.Public(), edPub} {
+		t.Run(fmt.Sprintf("%T", pub), func(t *testing.T) {
+			j, err := JWKOf(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := j.PublicKey()
+			if err != nil {
+				t.Fatalf("PublicKey of %+v: %v", j, err)
+			}
+			if !got.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+				t.Errorf("got %v, want %v", got, pub)
+			}
+		})
+	}
+}
+
+func TestJWKPublicKeyErrors(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good, _ := JWKOf(p256.Public())
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	smallJWK, _ := JWKOf(small.Public())
+	offCurve := good
+	offCurve.Y = good.X
+	short := good
+	short.X = b64.EncodeToString([]byte{1, 2, 3})
+	tests := []struct {
+		name string
+		jwk  JWK
+		want string
+	}{
+		{"no kty", JWK{}, "no kty"},
+		{"oct", JWK{KeyType: "oct"}, `kty "oct"`},
+		{"RSA-1024", smallJWK, "1024 bits"},
+		{"RSA without e", JWK{KeyType: "RSA", N: smallJWK.N}, `"e" missing`},
+		{"RSA e even", JWK{KeyType: "RSA", N: smallJWK.N, E: "AQAA"}, "exponent"},
+		{"EC point off the curve", offCurve, "jwk:"},
+		{"EC short x", short, "32 bytes"},
+		{"EC secp256k1", JWK{KeyType: "EC", Curve: "secp256k1", X: good.X, Y: good.Y}, `crv "secp256k1"`},
+		{"OKP X25519", JWK{KeyType: "OKP", Curve: "X25519", X: good.X}, `crv "X25519"`},
+		{"EC x not base64url", JWK{KeyType: "EC", Curve: "P-256", X: "!!", Y: good.Y}, `"x" missing or not base64url`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.jwk.PublicKey()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, %v; want an error with %q", got, err, tt.want)
 			}
 		})
 	}
