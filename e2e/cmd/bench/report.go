@@ -45,7 +45,8 @@ type report struct {
 	otherErrors           int // warm-up and the idle connections' requests
 	otherFirstErrors      []string
 	valuesTokens          int
-	loadBefore, loadAfter string // /proc/loadavg
+	loadBefore, loadAfter string    // /proc/loadavg
+	roundSignCPU          []float64 // µs of CPU per signature with tokenAlg, measured beside each round's token phase
 }
 
 // errors counts every non-2xx answer and transport error of every phase.
@@ -71,7 +72,12 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// tokenCPUOverSign is the median over the rounds of the token CPU over the signature CPU measured beside it; with
+// no per-round signatures, the token CPU over the first signature measurement.
 func (r report) tokenCPUOverSign() float64 {
+	if got, ok := pairedRatio(r.token.roundCPU, r.roundSignCPU); ok {
+		return got
+	}
 	s, ok := r.signFor(r.tokenAlg)
 	if !ok {
 		return math.NaN()
@@ -79,8 +85,24 @@ func (r report) tokenCPUOverSign() float64 {
 	return ratio(r.token.cpuPerRequest(), us(s.signCPU))
 }
 
+// valuesCPUOverOpen is the median over the rounds of /api/values CPU over the open route's in the same round.
 func (r report) valuesCPUOverOpen() float64 {
+	if got, ok := pairedRatio(r.values.roundCPU, r.open.roundCPU); ok {
+		return got
+	}
 	return ratio(r.values.cpuPerRequest(), r.open.cpuPerRequest())
+}
+
+// pairedRatio is the median of a[i]/b[i], the two measured in the same round; ok is false when they do not pair.
+func pairedRatio(a, b []float64) (float64, bool) {
+	if len(a) == 0 || len(a) != len(b) {
+		return 0, false
+	}
+	ratios := make([]float64, len(a))
+	for i := range a {
+		ratios[i] = ratio(a[i], b[i])
+	}
+	return median(ratios), true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
@@ -154,9 +176,16 @@ func (r report) print(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.alg, s.key, num(us(s.sign)), num(us(s.signCPU)), num(us(s.verify)), num(us(s.verifyCPU)))
 	}
 	tw.Flush()
+	if len(r.roundSignCPU) > 0 {
+		rounds := make([]string, len(r.roundSignCPU))
+		for i, v := range r.roundSignCPU {
+			rounds[i] = num(v)
+		}
+		fmt.Fprintf(w, "%s sign CPU µs beside each round's token phase: %s\n", r.tokenAlg, strings.Join(rounds, " "))
+	}
 
-	fmt.Fprintf(w, "\nClosed loop, %d workers, %d interleaved rounds: server CPU from /proc, median of the rounds (the load\n"+
-		"generator shares the cores)\n", r.token.workers, len(r.token.roundCPU))
+	fmt.Fprintf(w, "\nClosed loop, %d workers, %d interleaved rounds: server CPU from /proc, median of the rounds; ratios are\n"+
+		"the median of each round's ratio (the load generator shares the cores)\n", r.token.workers, len(r.token.roundCPU))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "request\trequests\terrors\twall s\treq/s\tserver CPU µs/req\teach round\tserver cores busy\t")
 	for _, c := range []closedResult{r.token, r.values, r.open} {

@@ -170,3 +170,22 @@ func TestCombineTakesTheMedianRound(t *testing.T) {
 		t.Errorf("median of an even count = %v, want 2.5", got)
 	}
 }
+
+// TestTokenRatioPairsEachRound: each round's token CPU is compared with the signature measured beside it, so a
+// machine that slows down between rounds moves both sides of a ratio together.
+func TestTokenRatioPairsEachRound(t *testing.T) {
+	r := passing()
+	r.token.roundCPU = []float64{1050, 1500, 1100} // the second round ran on a busier machine...
+	r.roundSignCPU = []float64{1000, 1450, 1000}   // ...and so did its signature
+	if got := r.tokenCPUOverSign(); math.Abs(got-1.05) > 1e-9 {
+		t.Errorf("got %v, want the median round ratio 1.05", got)
+	}
+	r.values.roundCPU, r.open.roundCPU = []float64{60, 130, 66}, []float64{50, 100, 60}
+	if got := r.valuesCPUOverOpen(); math.Abs(got-1.2) > 1e-9 {
+		t.Errorf("values over open: got %v, want the median round ratio 1.2", got)
+	}
+	r.roundSignCPU = r.roundSignCPU[:2] // rounds that do not pair up fall back to the first measurement
+	if got, want := r.tokenCPUOverSign(), 1100.0/1000; math.Abs(got-want) > 1e-9 {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -50,46 +50,60 @@ func signingInput(method jwt.SigningMethod) (string, error) {
 	return tok.SigningString()
 }
 
-// signVerifyOnce signs the token input and verifies the signature: what each benchmark loop does, checked once.
-func signVerifyOnce(a algorithm) (jwt.SigningMethod, crypto.Signer, string, []byte, error) {
+// prepared is an algorithm ready to be measured: a key, a token's signing input and a signature of it.
+type prepared struct {
+	algorithm
+	method jwt.SigningMethod
+	key    crypto.Signer
+	input  string
+	sig    []byte
+}
+
+// prepare makes a key, signs the token input and verifies the signature: what each benchmark loop does, checked once.
+func prepare(a algorithm) (*prepared, error) {
 	method := jwt.GetSigningMethod(a.name)
 	if method == nil {
-		return nil, nil, "", nil, fmt.Errorf("golang-jwt has no method %q", a.name)
+		return nil, fmt.Errorf("golang-jwt has no method %q", a.name)
 	}
 	key, err := a.newKey()
 	if err != nil {
-		return nil, nil, "", nil, fmt.Errorf("%s key: %w", a.name, err)
+		return nil, fmt.Errorf("%s key: %w", a.name, err)
 	}
 	input, err := signingInput(method)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, err
 	}
-	sig, err := method.Sign(input, key)
-	if err != nil {
-		return nil, nil, "", nil, fmt.Errorf("%s sign: %w", a.name, err)
+	p := &prepared{algorithm: a, method: method, key: key, input: input}
+	if p.sig, err = method.Sign(input, key); err != nil {
+		return nil, fmt.Errorf("%s sign: %w", a.name, err)
 	}
-	if err := method.Verify(input, sig, key.Public()); err != nil {
-		return nil, nil, "", nil, fmt.Errorf("%s verify: %w", a.name, err)
+	if err := method.Verify(input, p.sig, key.Public()); err != nil {
+		return nil, fmt.Errorf("%s verify: %w", a.name, err)
 	}
-	return method, key, input, sig, nil
+	return p, nil
 }
 
-// benchmarkAlgorithm measures sign and verify with testing.Benchmark (about a second each).
-func benchmarkAlgorithm(a algorithm) (signResult, error) {
-	method, key, input, sig, err := signVerifyOnce(a)
+// benchSign measures one signature with testing.Benchmark (about a second).
+func (p *prepared) benchSign() (wall, cpu time.Duration, err error) {
+	wall, cpu, err = measure(func() error { _, err := p.method.Sign(p.input, p.key); return err })
+	if err != nil {
+		err = fmt.Errorf("%s sign: %w", p.name, err)
+	}
+	return wall, cpu, err
+}
+
+// benchmark measures sign and verify (about a second each).
+func (p *prepared) benchmark() (signResult, error) {
+	sign, signCPU, err := p.benchSign()
 	if err != nil {
 		return signResult{}, err
 	}
-	sign, signCPU, err := measure(func() error { _, err := method.Sign(input, key); return err })
+	pub := p.key.Public()
+	verify, verifyCPU, err := measure(func() error { return p.method.Verify(p.input, p.sig, pub) })
 	if err != nil {
-		return signResult{}, fmt.Errorf("%s sign: %w", a.name, err)
+		return signResult{}, fmt.Errorf("%s verify: %w", p.name, err)
 	}
-	pub := key.Public()
-	verify, verifyCPU, err := measure(func() error { return method.Verify(input, sig, pub) })
-	if err != nil {
-		return signResult{}, fmt.Errorf("%s verify: %w", a.name, err)
-	}
-	return signResult{alg: a.name, key: a.key, sign: sign, verify: verify, signCPU: signCPU, verifyCPU: verifyCPU}, nil
+	return signResult{alg: p.name, key: p.algorithm.key, sign: sign, verify: verify, signCPU: signCPU, verifyCPU: verifyCPU}, nil
 }
 
 // measure runs op under testing.Benchmark and returns its wall time per operation and this process's CPU time
