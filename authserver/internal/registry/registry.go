@@ -4,10 +4,14 @@ package registry
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/x509/pkix"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -15,6 +19,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tokenbearer/authserver/internal/dn"
+	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/secret"
 	"go.yaml.in/yaml/v3"
 )
@@ -29,7 +35,16 @@ var SupportedGrantTypes = []string{GrantClientCredentials}
 const (
 	AuthSecretBasic = "client_secret_basic"
 	AuthSecretPost  = "client_secret_post"
+	// AuthTLS is PKI mutual TLS (RFC 8705 2.1): a certificate chaining to
+	// one of the --client-ca authorities and carrying the registered name.
+	AuthTLS = "tls_client_auth"
+	// AuthSelfSignedTLS is RFC 8705 2.2: a certificate whose public key is
+	// one of the client's registered jwks.
+	AuthSelfSignedTLS = "self_signed_tls_client_auth"
 )
+
+// SupportedAuthMethods lists the tokenEndpointAuthMethod values.
+var SupportedAuthMethods = []string{AuthSecretBasic, AuthSecretPost, AuthTLS, AuthSelfSignedTLS}
 
 // defaultAuthMethods are a client's when its configuration names none: either
 // way of sending its secret.
@@ -45,10 +60,35 @@ type file struct {
 }
 
 type clientFile struct {
-	ClientID          string   `yaml:"clientId"`
-	ClientSecrets     []string `yaml:"clientSecrets"`
-	AllowedGrantTypes []string `yaml:"allowedGrantTypes"`
-	AllowedScopes     []string `yaml:"allowedScopes"`
+	ClientID string `yaml:"clientId"`
+	// TokenEndpointAuthMethod is one of SupportedAuthMethods; empty allows
+	// both secret methods.
+	TokenEndpointAuthMethod string   `yaml:"tokenEndpointAuthMethod"`
+	ClientSecrets           []string `yaml:"clientSecrets"`
+	// The RFC 8705 2.1.2 metadata of a tls_client_auth client: exactly one.
+	TLSClientAuthSubjectDN string `yaml:"tlsClientAuthSubjectDN"`
+	TLSClientAuthSanDNS    string `yaml:"tlsClientAuthSanDNS"`
+	TLSClientAuthSanURI    string `yaml:"tlsClientAuthSanURI"`
+	TLSClientAuthSanIP     string `yaml:"tlsClientAuthSanIP"`
+	TLSClientAuthSanEmail  string `yaml:"tlsClientAuthSanEmail"`
+	// JWKS are a self_signed_tls_client_auth client's public keys.
+	JWKS              []jwkFile `yaml:"jwks"`
+	AllowedGrantTypes []string  `yaml:"allowedGrantTypes"`
+	AllowedScopes     []string  `yaml:"allowedScopes"`
+}
+
+// jwkFile is a public JWK (RFC 7517) as a YAML (or JSON) mapping. It has no
+// private members, so a pasted private key is refused as an unknown key.
+type jwkFile struct {
+	KeyType   string `yaml:"kty"`
+	Curve     string `yaml:"crv"`
+	X         string `yaml:"x"`
+	Y         string `yaml:"y"`
+	N         string `yaml:"n"`
+	E         string `yaml:"e"`
+	KeyID     string `yaml:"kid"`
+	Use       string `yaml:"use"`
+	Algorithm string `yaml:"alg"`
 }
 
 // APIResource is a protected API; its name becomes the token audience for
@@ -62,10 +102,27 @@ type APIResource struct {
 type Client struct {
 	ID string
 	// AuthMethods are the client authentication methods it may use.
-	AuthMethods       []string
-	Secrets           []secret.Hash
+	AuthMethods []string
+	Secrets     []secret.Hash
+	// Certificate is the name a tls_client_auth client's certificate must
+	// carry; nil for other clients.
+	Certificate *CertificateName
+	// Keys are a self_signed_tls_client_auth client's public keys, each with
+	// an Equal method (*rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey).
+	Keys              []crypto.PublicKey
 	AllowedGrantTypes []string
 	AllowedScopes     []string
+}
+
+// CertificateName is the one name a tls_client_auth client is known by
+// (RFC 8705 2.1.2): its certificate's subject, or one of its subject
+// alternative names. Exactly one field is set.
+type CertificateName struct {
+	SubjectDN pkix.RDNSequence // in certificate order; compare with dn.Equal
+	DNS       string           // lower case
+	URI       string
+	IP        netip.Addr
+	Email     string
 }
 
 // AllowsGrant reports whether the client may use grant type gt.
@@ -244,23 +301,7 @@ func build(f file) (*Registry, error) {
 			fail("%s: duplicate clientId", where)
 		}
 		c := Client{ID: cf.ClientID, AuthMethods: defaultAuthMethods, AllowedGrantTypes: cf.AllowedGrantTypes, AllowedScopes: cf.AllowedScopes}
-		if len(cf.ClientSecrets) == 0 {
-			fail("%s: no clientSecrets", where)
-		}
-		for j, s := range cf.ClientSecrets {
-			h, err := secret.Parse(s)
-			if err != nil && !strings.HasPrefix(s, "sha256:") {
-				// Most likely the secret itself, pasted where its hash belongs.
-				// The message must not repeat it: errors end up in logs.
-				fail("%s: clientSecrets[%d] is not a hash (%w); a plain secret does not belong here: paste the sha256: line printed by `authserver hash-secret`", where, j, err)
-				continue
-			}
-			if err != nil {
-				fail("%s: clientSecrets[%d]: %w", where, j, err)
-				continue
-			}
-			c.Secrets = append(c.Secrets, h)
-		}
+		errs = append(errs, authentication(&c, cf, where)...)
 		// An empty list is allowed: the client stays registered but may not
 		// use any grant (the token endpoint answers unauthorized_client).
 		for _, gt := range cf.AllowedGrantTypes {
@@ -290,6 +331,123 @@ func build(f file) (*Registry, error) {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
 	return &Registry{clients: clients, resources: f.APIResources}, nil
+}
+
+// authentication fills c's authentication from cf and reports what is wrong
+// with it: a client has the proof its method needs and nothing else, so that
+// no setting is silently ignored.
+func authentication(c *Client, cf clientFile, where string) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(where+": "+format, args...)) }
+	method := cf.TokenEndpointAuthMethod
+	switch {
+	case method == "":
+	case slices.Contains(SupportedAuthMethods, method):
+		c.AuthMethods = []string{method}
+	default:
+		return []error{fmt.Errorf("%s: unknown tokenEndpointAuthMethod %q (supported: %s)", where, method, strings.Join(SupportedAuthMethods, ", "))}
+	}
+	var tlsFields []string
+	for _, f := range []struct{ key, value string }{
+		{"tlsClientAuthSubjectDN", cf.TLSClientAuthSubjectDN},
+		{"tlsClientAuthSanDNS", cf.TLSClientAuthSanDNS},
+		{"tlsClientAuthSanURI", cf.TLSClientAuthSanURI},
+		{"tlsClientAuthSanIP", cf.TLSClientAuthSanIP},
+		{"tlsClientAuthSanEmail", cf.TLSClientAuthSanEmail},
+	} {
+		if f.value != "" {
+			tlsFields = append(tlsFields, f.key)
+		}
+	}
+	usesSecret := method == "" || method == AuthSecretBasic || method == AuthSecretPost
+	switch {
+	case usesSecret && len(cf.ClientSecrets) == 0:
+		fail("no clientSecrets")
+	case !usesSecret && len(cf.ClientSecrets) > 0:
+		fail("a %s client has no clientSecrets: it authenticates by its certificate alone", method)
+	}
+	if method != AuthTLS && len(tlsFields) > 0 {
+		fail("%s is for tokenEndpointAuthMethod: %s clients only", strings.Join(tlsFields, ", "), AuthTLS)
+	}
+	if method != AuthSelfSignedTLS && len(cf.JWKS) > 0 {
+		fail("jwks is for tokenEndpointAuthMethod: %s clients only", AuthSelfSignedTLS)
+	}
+	for j, s := range cf.ClientSecrets {
+		h, err := secret.Parse(s)
+		if err != nil && !strings.HasPrefix(s, "sha256:") {
+			// Most likely the secret itself, pasted where its hash belongs.
+			// The message must not repeat it: errors end up in logs.
+			fail("clientSecrets[%d] is not a hash (%w); a plain secret does not belong here: paste the sha256: line printed by `authserver hash-secret`", j, err)
+			continue
+		}
+		if err != nil {
+			fail("clientSecrets[%d]: %w", j, err)
+			continue
+		}
+		c.Secrets = append(c.Secrets, h)
+	}
+	switch method {
+	case AuthTLS:
+		if len(tlsFields) != 1 {
+			fail("a %s client needs exactly one of tlsClientAuthSubjectDN, tlsClientAuthSanDNS, tlsClientAuthSanURI, tlsClientAuthSanIP, tlsClientAuthSanEmail; got %d", AuthTLS, len(tlsFields))
+			break
+		}
+		name, err := certificateName(cf)
+		if err != nil {
+			fail("%s: %w", tlsFields[0], err)
+			break
+		}
+		c.Certificate = &name
+	case AuthSelfSignedTLS:
+		if len(cf.JWKS) == 0 {
+			fail("a %s client needs jwks: the public keys of its certificates", AuthSelfSignedTLS)
+		}
+		for j, k := range cf.JWKS {
+			pub, err := keystore.JWK{KeyType: k.KeyType, Curve: k.Curve, X: k.X, Y: k.Y, N: k.N, E: k.E}.PublicKey()
+			if err != nil {
+				fail("jwks[%d]: %w", j, err)
+				continue
+			}
+			c.Keys = append(c.Keys, pub)
+		}
+	}
+	return errs
+}
+
+// certificateName reads the one tlsClientAuth* field of cf.
+func certificateName(cf clientFile) (CertificateName, error) {
+	switch {
+	case cf.TLSClientAuthSubjectDN != "":
+		seq, err := dn.Parse(cf.TLSClientAuthSubjectDN)
+		if err != nil {
+			return CertificateName{}, fmt.Errorf("not an RFC 4514 distinguished name: %w", err)
+		}
+		return CertificateName{SubjectDN: seq}, nil
+	case cf.TLSClientAuthSanDNS != "":
+		name := strings.ToLower(cf.TLSClientAuthSanDNS)
+		if strings.ContainsAny(name, " /:@") || strings.Trim(name, ".") != name {
+			return CertificateName{}, fmt.Errorf("%q is not a DNS name", cf.TLSClientAuthSanDNS)
+		}
+		return CertificateName{DNS: name}, nil
+	case cf.TLSClientAuthSanURI != "":
+		u, err := url.Parse(cf.TLSClientAuthSanURI)
+		if err != nil || !u.IsAbs() {
+			return CertificateName{}, fmt.Errorf("%q is not an absolute URI", cf.TLSClientAuthSanURI)
+		}
+		return CertificateName{URI: cf.TLSClientAuthSanURI}, nil
+	case cf.TLSClientAuthSanIP != "":
+		ip, err := netip.ParseAddr(cf.TLSClientAuthSanIP)
+		if err != nil || ip.Zone() != "" {
+			return CertificateName{}, fmt.Errorf("%q is not an IP address", cf.TLSClientAuthSanIP)
+		}
+		return CertificateName{IP: ip.Unmap()}, nil
+	default:
+		local, domain, ok := strings.Cut(cf.TLSClientAuthSanEmail, "@")
+		if !ok || local == "" || domain == "" || strings.ContainsAny(cf.TLSClientAuthSanEmail, " <>") {
+			return CertificateName{}, fmt.Errorf("%q is not an email address", cf.TLSClientAuthSanEmail)
+		}
+		return CertificateName{Email: cf.TLSClientAuthSanEmail}, nil
+	}
 }
 
 // checkScopeToken enforces RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -342,6 +500,18 @@ func hasDuplicate(list []string) bool {
 func (r *Registry) Client(id string) (Client, bool) {
 	c, ok := r.clients[id]
 	return c, ok
+}
+
+// ClientsUsing returns, sorted, the ids of the clients that may authenticate
+// by method.
+func (r *Registry) ClientsUsing(method string) []string {
+	var ids []string
+	for _, id := range r.ClientIDs() {
+		if r.clients[id].AllowsAuthMethod(method) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // ClientIDs returns the registered client ids, sorted.
