@@ -25,6 +25,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	// TLSCert and TLSKey are PEM files; both empty serves plain HTTP.
 	TLSCert, TLSKey string
+	// ClientCA is a PEM bundle of the authorities tls_client_auth
+	// certificates chain to; empty: no client may use tls_client_auth.
+	ClientCA string
 	// Budgets of failed client authentications (brute-force protection).
 	FailuresPerClient throttle.Limit
 	FailuresPerAddr   throttle.Limit
@@ -82,6 +85,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"failed client authentications allowed at once from one remote address")
 	tlsCertFlag(fs, &cfg.TLSCert)
 	fs.String(&cfg.TLSKey, "tls-key", "AUTHSERVER_TLS_KEY", "", "PEM private key `file` of --tls-cert")
+	fs.String(&cfg.ClientCA, "client-ca", "AUTHSERVER_CLIENT_CA", "",
+		"PEM `file` of the CA certificates that tls_client_auth client certificates must chain to (RFC 8705); needs --tls-cert")
 	if err := fs.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
@@ -115,6 +120,10 @@ func (c *config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls-cert, tls-key: give both, or neither for plain HTTP"))
+	}
+	// A client certificate reaches only a server that terminates TLS itself.
+	if c.ClientCA != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("client-ca: needs --tls-cert: client certificates reach only a server that speaks TLS itself"))
 	}
 	for _, l := range []struct {
 		name  string
@@ -167,6 +176,7 @@ func (c config) logAttrs() []any {
 		slog.Duration("token_lifetime", c.TokenLifetime),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("tls_cert", c.TLSCert),
+		slog.String("client_ca", c.ClientCA),
 		slog.Float64("auth_failure_rate_per_client", c.FailuresPerClient.PerMinute),
 		slog.Int("auth_failure_burst_per_client", c.FailuresPerClient.Burst),
 		slog.Float64("auth_failure_rate_per_addr", c.FailuresPerAddr.PerMinute),

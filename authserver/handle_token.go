@@ -77,25 +77,52 @@ var matchSecret = secret.MatchesAny
 // knows, by name.
 type authMethods map[string]clientauth.Method
 
-func newAuthMethods() authMethods {
+func newAuthMethods(ctls clientTLS) authMethods {
 	// Read at each call, so that a test's replacement counts.
 	match := func(hashes []secret.Hash, plain string) bool { return matchSecret(hashes, plain) }
 	ms := authMethods{}
 	for _, m := range []clientauth.Method{
 		clientauth.NewSecret(registry.AuthSecretBasic, match),
 		clientauth.NewSecret(registry.AuthSecretPost, match),
+		// Registered over plain HTTP too, where no request has a
+		// certificate, so that they fail there as "no client certificate".
+		clientauth.NewTLSClientAuth(ctls.roots, nil),
+		clientauth.NewSelfSignedTLSClientAuth(nil),
 	} {
 		ms[m.Name()] = m
 	}
 	return ms
 }
 
-// presented is the one method a request uses, by its shape: a secret in the
-// Authorization header or in the body (never both: clientCredentials refuses
-// that). Nothing presented is a client_secret_post without a secret.
-func (ms authMethods) presented(cred clientauth.Request) clientauth.Method {
-	if cred.Basic {
+// presented is the one method a request uses (RFC 6749 2.3: never more than
+// one). A secret, in the Authorization header or in the body (never both:
+// clientCredentials refuses that as invalid_request), makes it a secret
+// method, with or without a certificate: a secret client may present one,
+// as a browser or a shared TLS setup does, and it then proves nothing. A
+// certificate client that sends a secret has used a method it is not
+// registered for and fails as invalid_client, like an unknown id: an
+// invalid_request would tell which ids are certificate clients, and so
+// which exist. Without a secret, a certificate client uses its certificate
+// method (RFC 8705 2: client_id in the body names it), and any other id that
+// presents a certificate is checked as tls_client_auth, at the cost a
+// registered client's chain costs. Nothing presented is a
+// client_secret_post without a secret.
+func (ms authMethods) presented(cred clientauth.Request, client registry.Client, known bool) clientauth.Method {
+	switch {
+	case cred.Basic:
 		return ms[registry.AuthSecretBasic]
+	case cred.Secret != "":
+		return ms[registry.AuthSecretPost]
+	}
+	if known {
+		for _, name := range []string{registry.AuthTLS, registry.AuthSelfSignedTLS} {
+			if client.AllowsAuthMethod(name) {
+				return ms[name]
+			}
+		}
+	}
+	if len(cred.Certificates) > 0 {
+		return ms[registry.AuthTLS]
 	}
 	return ms[registry.AuthSecretPost]
 }
@@ -104,7 +131,7 @@ func (ms authMethods) presented(cred clientauth.Request) clientauth.Method {
 // credentials grant. Checks run in this order: request syntax
 // (invalid_request), client authentication (invalid_client), grant type
 // (unsupported_grant_type, unauthorized_client), scope (invalid_scope).
-func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoken.Minter, limiter *authThrottle) gin.HandlerFunc {
+func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoken.Minter, limiter *authThrottle, ctls clientTLS) gin.HandlerFunc {
 	type response struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
@@ -112,7 +139,7 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		Scope       string `json:"scope"`
 	}
 	expiresIn := int64(minter.Lifetime / time.Second)
-	methods := newAuthMethods()
+	methods := newAuthMethods(ctls)
 
 	// authenticate runs inside the failure budget of the caller's address
 	// and client_id. An implausible id (over-long, control characters,
@@ -139,7 +166,7 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		var err error = clientauth.Unregistered
 		var method clientauth.Method
 		if budgetID != "" {
-			method = methods.presented(cred.Request)
+			method = methods.presented(cred.Request, client, known)
 			// A client not registered for the method it used is checked as
 			// an unknown one is, at the same cost, and fails.
 			registered := &client
@@ -176,7 +203,14 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if terr != nil {
 			return response{}, terr
 		}
-		client, _, terr := authenticate(r.RemoteAddr, cred)
+		// The certificate is the one this connection's handshake received.
+		// Behind a proxy that ends TLS it never gets here, and no header the
+		// proxy could set is trusted in its place: the certificate methods
+		// work only where the server terminates TLS itself.
+		if r.TLS != nil {
+			cred.Certificates = r.TLS.PeerCertificates
+		}
+		client, proof, terr := authenticate(r.RemoteAddr, cred)
 		if terr != nil {
 			return response{}, terr
 		}
@@ -190,7 +224,8 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if terr != nil {
 			return response{}, terr
 		}
-		tok, err := minter.Mint(accesstoken.Grant{ClientID: client.ID, Audience: reg.Audience(scopes), Scopes: scopes})
+		tok, err := minter.Mint(accesstoken.Grant{ClientID: client.ID, Audience: reg.Audience(scopes), Scopes: scopes,
+			CertificateThumbprint: proof.CertificateThumbprint})
 		if err != nil {
 			logger.Error("issuing token", "client_id", client.ID, "err", err)
 			return response{}, &tokenError{status: http.StatusInternalServerError, code: "server_error", description: "could not issue a token"}

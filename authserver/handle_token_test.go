@@ -475,7 +475,7 @@ func TestFailedAuthenticationLogsReason(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncBuffer{}
-			h := NewServer(slog.New(slog.NewJSONHandler(logs, nil)), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(lenient, lenient, time.Now))
+			h := NewServer(slog.New(slog.NewJSONHandler(logs, nil)), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(lenient, lenient, time.Now), clientTLS{})
 			req := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", formType)
 			if tt.authz != "" {
@@ -589,7 +589,7 @@ func TestAuthenticationTiming(t *testing.T) {
 
 	t.Run("throttled caller", func(t *testing.T) {
 		tight := throttle.Limit{PerMinute: 1, Burst: 1}
-		h := NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(tight, lenient, time.Now))
+		h := NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t), newAuthThrottle(tight, lenient, time.Now), clientTLS{})
 		send(h, post("ApiClient", "wrong"), "") // spends the burst
 		calls := countHashing(t)
 		if got := send(h, post("ApiClient", "wrong"), ""); got != http.StatusTooManyRequests {

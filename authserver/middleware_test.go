@@ -16,7 +16,7 @@ import (
 func newEngine(t *testing.T, logs io.Writer) *gin.Engine {
 	t.Helper()
 	h := NewServer(slog.New(slog.NewTextHandler(logs, nil)), "http://issuer.test", time.Hour, testRegistry(t), testKeys(t),
-		newAuthThrottle(lenient, lenient, time.Now))
+		newAuthThrottle(lenient, lenient, time.Now), clientTLS{})
 	return h.(*gin.Engine)
 }
 

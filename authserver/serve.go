@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"time"
 
@@ -47,6 +51,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger.Info("clients loaded", "client_ids", reg.ClientIDs(), "scopes", reg.Scopes())
 
+	var roots *x509.CertPool
+	if cfg.ClientCA != "" {
+		roots, err = loadClientCAs(cfg.ClientCA)
+		if err != nil {
+			return err
+		}
+	}
+	if err := checkCertificateClients(reg, cfg.TLSCert != "", roots != nil); err != nil {
+		return err
+	}
+
 	key, created, err := keystore.LoadOrCreateRSA(cfg.KeyFile)
 	if err != nil {
 		return fmt.Errorf("loading signing key: %w", err)
@@ -65,16 +80,79 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("listening: %w", err)
 	}
 	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
-	srv := httpserver.New(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter), logger)
+	ctls := clientTLS{on: cfg.TLSCert != "", roots: roots}
+	srv := httpserver.New(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter, ctls), logger)
 	if cfg.TLSCert != "" {
 		certs, err := httpserver.LoadCertFiles(cfg.TLSCert, cfg.TLSKey, logger)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		srv.TLSConfig = httpserver.TLSConfig(certs)
+		srv.TLSConfig = serverTLSConfig(certs)
 	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// serverTLSConfig is httpserver's TLS with a request for a client
+// certificate on every handshake, never a demand: a client without one, or
+// with a secret, connects as before. The certificate is not verified here,
+// since what it must be depends on the client's method; the token endpoint
+// checks it (internal/clientauth).
+func serverTLSConfig(certs *httpserver.CertFiles) *tls.Config {
+	c := httpserver.TLSConfig(certs)
+	c.ClientAuth = tls.RequestClientCert
+	return c
+}
+
+// loadClientCAs reads the PEM bundle of --client-ca. Every block must be a
+// CA certificate: anything else could not have issued a client certificate,
+// and is more likely the wrong file than a harmless extra.
+func loadClientCAs(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading client-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := data; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("client-ca %s: PEM block %d is a %s, want CERTIFICATE", path, n+1, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("client-ca %s: certificate %d: %w", path, n+1, err)
+		}
+		if !cert.BasicConstraintsValid || !cert.IsCA {
+			return nil, fmt.Errorf("client-ca %s: certificate %d (%s) is not a CA certificate", path, n+1, cert.Subject)
+		}
+		pool.AddCert(cert)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("client-ca %s: no PEM certificates", path)
+	}
+	return pool, nil
+}
+
+// checkCertificateClients refuses a configuration with clients that could
+// never authenticate: certificate clients on a server without TLS, and
+// tls_client_auth clients without the authorities their certificates
+// chain to.
+func checkCertificateClients(reg *registry.Registry, tlsOn, haveCAs bool) error {
+	var errs []error
+	for _, method := range []string{registry.AuthTLS, registry.AuthSelfSignedTLS} {
+		if ids := reg.ClientsUsing(method); len(ids) > 0 && !tlsOn {
+			errs = append(errs, fmt.Errorf("clients %v use %s, which needs --tls-cert: over plain HTTP no client certificate reaches the server", ids, method))
+		}
+	}
+	if ids := reg.ClientsUsing(registry.AuthTLS); len(ids) > 0 && tlsOn && !haveCAs {
+		errs = append(errs, fmt.Errorf("clients %v use %s, which needs --client-ca: the authorities their certificates chain to", ids, registry.AuthTLS))
+	}
+	return errors.Join(errs...)
 }
 
 // demoSecrets are the secrets published with the project: anyone who read

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,9 +13,19 @@ import (
 	"github.com/tokenbearer/httpserver"
 )
 
+// clientTLS is what the token endpoint knows of its clients' certificates.
+type clientTLS struct {
+	// on says the server terminates TLS itself, so that a client
+	// certificate can reach it: the certificate methods exist only then.
+	on bool
+	// roots are the --client-ca authorities that tls_client_auth
+	// certificates chain to; nil without --client-ca.
+	roots *x509.CertPool
+}
+
 // NewServer returns the authorization server's HTTP handler. issuer must
 // already be normalized (no trailing slash).
-func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, reg *registry.Registry, keys *keystore.Store, limiter *authThrottle) http.Handler {
+func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, reg *registry.Registry, keys *keystore.Store, limiter *authThrottle, ctls clientTLS) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Paths are exact; a redirect of a POST to /connect/token/ helps nobody.
@@ -35,6 +46,6 @@ func NewServer(logger *slog.Logger, issuer string, tokenLifetime time.Duration, 
 		Description: "internal server error",
 	}))
 	minter := &accesstoken.Minter{Issuer: issuer, Lifetime: tokenLifetime, Keys: keys}
-	addRoutes(r, logger, issuer, reg, keys, minter, limiter)
+	addRoutes(r, logger, issuer, reg, keys, minter, limiter, ctls)
 	return r
 }

@@ -132,7 +132,7 @@ func testRegistry(tb testing.TB) *registry.Registry {
 // budget never spent, so every answer depends on the request alone.
 func newTestHandler(tb testing.TB, lifetime time.Duration) http.Handler {
 	tb.Helper()
-	return NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", lifetime, testRegistry(tb), testKeys(tb), newAuthThrottle(lenient, lenient, time.Now))
+	return NewServer(slog.New(slog.DiscardHandler), "http://issuer.test", lifetime, testRegistry(tb), testKeys(tb), newAuthThrottle(lenient, lenient, time.Now), clientTLS{})
 }
 
 // newTestServerWith is newTestServer with the given failure budgets, served
@@ -147,7 +147,7 @@ func newTestServerWith(t *testing.T, keys *keystore.Store, limiter *authThrottle
 	srv.Config = httpserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }), logger)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	handler = NewServer(logger, srv.URL, time.Hour, reg, keys, limiter)
+	handler = NewServer(logger, srv.URL, time.Hour, reg, keys, limiter, clientTLS{})
 	return &testServer{Server: srv, issuer: srv.URL, keys: keys, logs: logs}
 }
 

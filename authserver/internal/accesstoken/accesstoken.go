@@ -28,6 +28,10 @@ type Grant struct {
 	ClientID string
 	Audience []string // API resource names; one is encoded as a string
 	Scopes   []string
+	// CertificateThumbprint binds the token to the client's TLS certificate
+	// (RFC 8705 3.1): the cnf claim's x5t#S256. Empty issues a bearer token
+	// without cnf.
+	CertificateThumbprint string
 }
 
 // Mint returns a signed token for g.
@@ -60,6 +64,9 @@ func (m *Minter) Mint(g Grant) (string, error) {
 		"nbf":       iat,
 		"exp":       iat + int64(m.Lifetime/time.Second),
 		"jti":       base64.RawURLEncoding.EncodeToString(jti),
+	}
+	if g.CertificateThumbprint != "" {
+		claims["cnf"] = map[string]string{"x5t#S256": g.CertificateThumbprint}
 	}
 	tok := jwt.NewWithClaims(key.Method(), claims)
 	tok.Header["typ"] = Type

@@ -42,9 +42,12 @@ func TestMint(t *testing.T) {
 		name    string
 		grant   Grant
 		wantAud any
+		wantCnf any // absent when nil
 	}{
-		{"one audience is a string", Grant{ClientID: "c1", Audience: []string{"api"}, Scopes: []string{"api"}}, "api"},
-		{"two audiences are an array", Grant{ClientID: "c2", Audience: []string{"a", "b"}, Scopes: []string{"a.read", "b.read"}}, []any{"a", "b"}},
+		{"one audience is a string", Grant{ClientID: "c1", Audience: []string{"api"}, Scopes: []string{"api"}}, "api", nil},
+		{"two audiences are an array", Grant{ClientID: "c2", Audience: []string{"a", "b"}, Scopes: []string{"a.read", "b.read"}}, []any{"a", "b"}, nil},
+		{"certificate-bound (RFC 8705 3.1)", Grant{ClientID: "c3", Audience: []string{"api"}, Scopes: []string{"api"}, CertificateThumbprint: "thumb"},
+			"api", map[string]any{"x5t#S256": "thumb"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +74,9 @@ func TestMint(t *testing.T) {
 				"iss": "https://as.example", "sub": tt.grant.ClientID, "client_id": tt.grant.ClientID,
 				"aud": tt.wantAud, "scope": strings.Join(tt.grant.Scopes, " "),
 				"iat": float64(now.Unix()), "nbf": float64(now.Unix()), "exp": float64(now.Unix() + 90),
+			}
+			if tt.wantCnf != nil {
+				want["cnf"] = tt.wantCnf
 			}
 			if !reflect.DeepEqual(claims, want) {
 				t.Errorf("claims = %v, want %v", claims, want)
