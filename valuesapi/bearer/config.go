@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,8 +40,15 @@ type Config struct {
 	// waiting for keys (default 2s).
 	FetchTimeout time.Duration
 	// HTTPClient is used for discovery and JWKS fetches (default: a client on http.DefaultTransport; deadlines come
-	// from contexts, not from the client). New uses a copy whose response bodies are capped at 1 MiB.
+	// from contexts, not from the client). New uses a copy whose response bodies are capped at 1 MiB. To trust an
+	// authority whose certificate chains to a private CA, give it a transport whose TLSClientConfig.RootCAs holds
+	// that CA.
 	HTTPClient *http.Client
+	// AllowInsecureAuthority lets an http:// Authority (and jwks_uri) name a host that is not a loopback address.
+	// Without it New refuses one, since whoever sits on the path could serve their own keys and have their tokens
+	// accepted; loopback (localhost, 127.0.0.0/8, ::1) never leaves the machine and is always allowed. It is
+	// ASP.NET's RequireHttpsMetadata = false.
+	AllowInsecureAuthority bool
 	// Logger receives key-loading and refresh failures (default slog.Default()).
 	Logger *slog.Logger
 	// Realm is sent as the realm parameter of WWW-Authenticate challenges; empty omits it.
@@ -50,6 +58,26 @@ type Config struct {
 	// signature and claim checks but not exp, nbf and iat, nor the route's scopes; it is forgotten when its key
 	// leaves the JWKS, and the least recently used one makes room for a new one. Each takes at most 2 KiB.
 	TokenCacheSize int
+}
+
+// ErrInsecureAuthority is New's error (compare with errors.Is) for an http:// authority on a host that is not a
+// loopback address while Config.AllowInsecureAuthority is false, so a program can name its own setting for it.
+var ErrInsecureAuthority = errors.New("plain http to a host that is not a loopback address lets anyone on the path serve the signing keys")
+
+// secureEnough reports whether keys may be fetched from u: over https, over http to a loopback host, or over any
+// http when the configuration allows it.
+func (c Config) secureEnough(u *url.URL) bool {
+	return u.Scheme == "https" || c.AllowInsecureAuthority || isLoopback(u.Hostname())
+}
+
+// isLoopback reports whether host is "localhost" or a literal loopback address (127.0.0.0/8, ::1). Other names are
+// not resolved: what a name resolves to is what an attacker on the network may control.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // asymmetricAlgorithms are the JWS algorithms a Validator may be configured with: only those verified with a public key.
@@ -72,6 +100,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("authority must be an absolute http(s) URL")
 	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Authority, "?") || strings.HasSuffix(c.Authority, "#"):
 		return c, errors.New("authority must not have a query or fragment")
+	case !c.secureEnough(u):
+		return c, fmt.Errorf("authority %q: %w; use https, or set AllowInsecureAuthority", c.Authority, ErrInsecureAuthority)
 	}
 	if c.Audience == "" {
 		return c, errors.New("audience is required")
@@ -111,6 +141,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.HTTPClient = &http.Client{}
 	}
 	c.HTTPClient = limitResponses(c.HTTPClient, maxResponseBytes)
+	c.HTTPClient.CheckRedirect = refuseInsecureRedirects(c.HTTPClient.CheckRedirect, c.secureEnough)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,4 +149,21 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("realm must be printable ASCII without quotes or backslashes")
 	}
 	return c, nil
+}
+
+// refuseInsecureRedirects wraps a client's redirect policy (nil: net/http's default of at most 10) so that an https
+// authority cannot be redirected to plain http on the network, which would undo the scheme rule of New.
+func refuseInsecureRedirects(next func(*http.Request, []*http.Request) error, secure func(*url.URL) bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !secure(req.URL) {
+			return fmt.Errorf("redirected to %s: %w", req.URL.Redacted(), ErrInsecureAuthority)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }

@@ -2,12 +2,14 @@ package bearer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
 func TestNewRefusesUnsafeConfig(t *testing.T) {
-	ok := Config{Authority: "http://as.example", Audience: "api"}
+	ok := Config{Authority: "https://as.example", Audience: "api"}
 	tests := []struct {
 		name    string
 		edit    func(*Config)
@@ -20,8 +22,8 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"relative authority", func(c *Config) { c.Authority = "as.example" }, "absolute"},
 		{"ftp authority", func(c *Config) { c.Authority = "ftp://as.example" }, "http(s)"},
 		{"authority without host", func(c *Config) { c.Authority = "http:///realms/x" }, "absolute"},
-		{"authority with query", func(c *Config) { c.Authority = "http://as.example?x=1" }, "query"},
-		{"authority with fragment", func(c *Config) { c.Authority = "http://as.example#x" }, "fragment"},
+		{"authority with query", func(c *Config) { c.Authority = "https://as.example?x=1" }, "query"},
+		{"authority with fragment", func(c *Config) { c.Authority = "https://as.example#x" }, "fragment"},
 		{"no audience", func(c *Config) { c.Audience = "" }, "audience"},
 		{"negative leeway", func(c *Config) { c.Leeway = -1 }, "leeway"},
 		{"realm with quote", func(c *Config) { c.Realm = `a"b` }, "realm"},
@@ -46,6 +48,53 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 	if len(c.Algorithms) != 1 || c.Algorithms[0] != "RS256" || c.FetchTimeout != DefaultFetchTimeout ||
 		c.RefreshInterval != DefaultRefreshInterval || c.UnknownKIDInterval != DefaultUnknownKIDInterval {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+// TestAuthorityScheme: keys come over https, or over http only from this machine or when the configuration says the
+// network is trusted (ASP.NET's RequireHttpsMetadata = false).
+func TestAuthorityScheme(t *testing.T) {
+	tests := []struct {
+		authority     string
+		allowInsecure bool
+		wantRefused   bool
+	}{
+		{"https://as.example", false, false},
+		{"https://10.0.0.1:8443/realms/x", false, false},
+		{"http://authserver:44364", false, true},
+		{"http://as.example", false, true},
+		{"http://10.0.0.1", false, true},
+		{"http://[2001:db8::1]:80", false, true},
+		{"http://0.0.0.0:44364", false, true}, // the unspecified address is not loopback
+		// Names are not resolved, so none that merely starts or ends like a loopback name passes.
+		{"http://localhost.evil.example", false, true},
+		{"http://127.0.0.1.nip.io", false, true},
+		{"http://evil.localhost.example:1", false, true},
+		{"http://localhost:44364", false, false},
+		{"http://LocalHost:44364", false, false},
+		{"http://127.0.0.1:44364", false, false},
+		{"http://127.3.2.1", false, false},
+		{"http://[::1]:44364", false, false},
+		{"http://authserver:44364", true, false},
+		{"http://as.example", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s allow=%v", tt.authority, tt.allowInsecure), func(t *testing.T) {
+			_, err := Config{Authority: tt.authority, Audience: "api", AllowInsecureAuthority: tt.allowInsecure}.withDefaults()
+			if !tt.wantRefused {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInsecureAuthority) {
+				t.Fatalf("got %v, want ErrInsecureAuthority", err)
+			}
+			// The error names the setting that overrides it, for the reader of a start-up failure.
+			if !strings.Contains(err.Error(), "AllowInsecureAuthority") || !strings.Contains(err.Error(), tt.authority) {
+				t.Errorf("got %q, want it to name the authority and AllowInsecureAuthority", err)
+			}
+		})
 	}
 }
 

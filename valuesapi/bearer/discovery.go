@@ -22,7 +22,9 @@ type discovery struct {
 
 // fetchDiscovery GETs {authority}/.well-known/openid-configuration and checks that its issuer is the authority
 // (RFC 8414 3.3), which stops a misconfigured or spoofed metadata endpoint from choosing whose tokens we accept.
-func fetchDiscovery(ctx context.Context, client *http.Client, authority string) (discovery, error) {
+//
+// secure says whether the jwks_uri may be fetched: the keys must travel as safely as the discovery document did.
+func fetchDiscovery(ctx context.Context, client *http.Client, authority string, secure func(*url.URL) bool) (discovery, error) {
 	where := discoveryURL(authority)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
@@ -49,6 +51,9 @@ func fetchDiscovery(ctx context.Context, client *http.Client, authority string) 
 	u, err := url.Parse(d.JWKSURI)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return discovery{}, fmt.Errorf("discovery document %s: jwks_uri %.200q is not an absolute http(s) URL", where, d.JWKSURI)
+	}
+	if !secure(u) {
+		return discovery{}, fmt.Errorf("discovery document %s: jwks_uri %.200q: %w", where, d.JWKSURI, ErrInsecureAuthority)
 	}
 	return d, nil
 }

@@ -70,7 +70,7 @@ func (v *Validator) loadLoop(ctx context.Context) {
 // build it, but over lastGoodKeys, so an answer without a usable signing key never replaces the current keys.
 func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 	dctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
-	d, err := fetchDiscovery(dctx, v.cfg.HTTPClient, v.cfg.Authority)
+	d, err := fetchDiscovery(dctx, v.cfg.HTTPClient, v.cfg.Authority, v.cfg.secureEnough)
 	cancel()
 	if err != nil {
 		return nil, v.explainTimeout(err)

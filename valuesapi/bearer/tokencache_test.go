@@ -370,7 +370,7 @@ func TestTokenCacheOff(t *testing.T) {
 
 // TestTokenCacheDefaultSize: a zero TokenCacheSize is the default, 10,000 tokens.
 func TestTokenCacheDefaultSize(t *testing.T) {
-	v, err := newValidator(Config{Authority: "http://as.example", Audience: "api"})
+	v, err := newValidator(Config{Authority: "https://as.example", Audience: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
