@@ -12,7 +12,8 @@ import (
 // claimsKey is the gin context key under which Require stores the validated *Claims.
 const claimsKey = "github.com/tokenbearer/valuesapi/bearer.claims"
 
-// Require returns Gin middleware that admits only requests with a valid bearer token holding every one of scopes.
+// Require returns Gin middleware that admits only requests with a valid bearer token holding every one of scopes,
+// presented with the client certificate the token is bound to, if it is bound to one (ValidateTLS).
 // It answers 401 (no or invalid token) or 403 (insufficient_scope) with the RFC 6750 challenge and aborts; on success
 // the claims are available to later handlers through ClaimsFrom. It panics if a scope is not a valid RFC 6749
 // scope-token, since that is a programming error that would otherwise corrupt the challenge header.
@@ -27,7 +28,7 @@ func (v *Validator) Require(scopes ...string) gin.HandlerFunc {
 		raw, err := TokenFromHeader(c.Request.Header)
 		var claims *Claims
 		if err == nil {
-			claims, err = v.Validate(c.Request.Context(), raw)
+			claims, err = v.ValidateTLS(c.Request.Context(), raw, c.Request.TLS)
 		}
 		if err == nil {
 			for _, s := range scopes {

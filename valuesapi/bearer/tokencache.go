@@ -14,7 +14,8 @@ import (
 // DefaultTokenCacheSize is how many verified tokens a Validator remembers unless Config.TokenCacheSize says otherwise.
 const DefaultTokenCacheSize = 10_000
 
-// Per-entry memory. A hit needs only the kid, the time claims and the Claims it returns, so that is all an entry
+// Per-entry memory. A hit needs only the kid, the time claims and the Claims it returns (with the cnf thumbprint,
+// which ValidateTLS checks against the connection on a hit as on a miss), so that is all an entry
 // keeps: never the raw token, nor claims outside Claims (a token may carry up to maxTokenBytes of them). An entry
 // whose estimated size exceeds maxCachedEntryBytes is not cached; its token is still verified on every request.
 //
@@ -125,7 +126,8 @@ func (c *tokenCache) add(k tokenKey, epoch uint64, kid string, claims *Claims) {
 // size estimates the bytes the entry holds, for the per-entry cap.
 func (e *cachedToken) size() int {
 	c := e.claims
-	n := entryOverheadBytes + len(e.kid) + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.ClientID) + len(c.Scope)
+	n := entryOverheadBytes + len(e.kid) + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.ClientID) + len(c.Scope) +
+		len(c.Confirmation.X5tS256)
 	for _, a := range c.Audience {
 		n += audienceOverheadBytes + len(a)
 	}

@@ -2,6 +2,8 @@ package bearer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -104,8 +106,12 @@ type result struct {
 
 func (r result) String() string { return fmt.Sprintf("%d %q hit=%v", r.status, r.desc, r.hit) }
 
-func (fx *cacheFixture) get(path, token string) result {
+func (fx *cacheFixture) get(path, token string) result { return fx.getOn(nil, path, token) }
+
+// getOn is get on a connection with TLS state conn (nil: plain HTTP).
+func (fx *cacheFixture) getOn(conn *tls.ConnectionState, path, token string) result {
 	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.TLS = conn
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	hits := fx.hits()
@@ -140,6 +146,50 @@ func (fx *cacheFixture) mustCache(t *testing.T, path, token string) {
 	if got := fx.get(path, token); got != hit {
 		t.Fatalf("second request: got %v, want %v", got, hit)
 	}
+}
+
+// TestTokenCacheKeepsTheBinding: a hit answers with the cnf the token was verified with, so a certificate-bound
+// token cached from the right client's connection is refused on a connection without that certificate, and one
+// cached from a refused request is admitted once the certificate comes.
+func TestTokenCacheKeepsTheBinding(t *testing.T) {
+	fx := newCacheFixture(t, nil)
+	ca := bearertest.NewCA(t)
+	cert, other := ca.Client(t, "client"), ca.Client(t, "other")
+	desc := "token is bound to a certificate the request did not present"
+	type step struct {
+		conn *tls.ConnectionState
+		want result
+	}
+	for _, tt := range []struct {
+		name  string
+		steps []step
+	}{
+		{"first with the certificate", []step{
+			{connWith(cert), admitted},
+			{nil, result{status: http.StatusUnauthorized, desc: desc, hit: true}},
+			{connWith(other), result{status: http.StatusUnauthorized, desc: desc, hit: true}},
+			{connWith(cert), hit},
+		}},
+		{"first without it", []step{
+			{nil, refused(desc)},
+			{connWith(cert), hit},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			claims := fx.claims("a")
+			claims["jti"] = tt.name // a token of its own
+			token := fx.token(t, bearertest.Bind(claims, cert))
+			for i, s := range tt.steps {
+				if got := fx.getOn(s.conn, "/a", token); got != s.want {
+					t.Errorf("request %d: got %v, want %v", i+1, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func connWith(cert tls.Certificate) *tls.ConnectionState {
+	return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}
 }
 
 // TestTokenCacheKeysTheWholeToken: after a good token is cached, a token that shares its jti, its claims, or all
@@ -490,7 +540,7 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 		Issuer: "http://localhost:44364", Subject: "ApiClient", Audience: jwt.ClaimStrings{"auth.web.api"},
 		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)), NotBefore: jwt.NewNumericDate(time.Now()),
 		IssuedAt: jwt.NewNumericDate(time.Now()), ID: strings.Repeat("j", 32),
-	}, ClientID: "ApiClient"}
+	}, ClientID: "ApiClient", Confirmation: Confirmation{X5tS256: strings.Repeat("t", 43)}}
 	probe := &cachedToken{kid: "key-1", claims: &base}
 	base.Scope = strings.Repeat("s", maxCachedEntryBytes-probe.size())
 	if probe.size() != maxCachedEntryBytes {
@@ -504,6 +554,7 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 		// Strings of their own, as each parsed token has.
 		claims.Scope = strings.Clone(base.Scope)
 		claims.Issuer, claims.Subject, claims.ID, claims.ClientID = strings.Clone(base.Issuer), strings.Clone(base.Subject), strings.Clone(base.ID), strings.Clone(base.ClientID)
+		claims.Confirmation.X5tS256 = strings.Clone(base.Confirmation.X5tS256)
 		c.add(tokenKeyOf(fmt.Sprint(i)), 0, strings.Clone("key-1"), &claims)
 	}
 	runtime.GC()

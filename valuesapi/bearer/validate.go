@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ type Claims struct {
 	ClientID string `json:"client_id,omitempty"`
 	// Scope is the space-delimited scope string (RFC 9068 2.2.3, RFC 6749 3.3).
 	Scope string `json:"scope,omitempty"`
+	// Confirmation is the cnf claim; ValidateTLS has checked a certificate binding it carries.
+	Confirmation Confirmation `json:"cnf,omitzero"`
 }
 
 // HasScope reports whether scope is one of the token's scopes (exact, case-sensitive match). It runs on every
@@ -31,14 +34,36 @@ func (c *Claims) HasScope(scope string) bool {
 	return false
 }
 
-// Validate checks a raw access token and returns its claims. It never blocks longer than FetchTimeout: before the
+// Validate is ValidateTLS for a token that did not come over TLS: a token bound to a client certificate is refused,
+// since nothing here can prove the caller holds it.
+func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
+	return v.ValidateTLS(ctx, raw, nil)
+}
+
+// ValidateTLS checks a raw access token presented on a connection with TLS state conn (the request's r.TLS; nil
+// over plain HTTP) and returns its claims. A token bound to a client certificate (cnf x5t#S256, RFC 8705 3) passes
+// only when conn's client presented that certificate; a token without cnf passes with or without one.
+func (v *Validator) ValidateTLS(ctx context.Context, raw string, conn *tls.ConnectionState) (*Claims, error) {
+	claims, err := v.validate(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	// After the cache too: a hit returns the cnf it stored, so a token verified once over the right connection is
+	// still refused on another.
+	if err := checkBinding(claims, conn); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// validate checks everything but the certificate binding. It never blocks longer than FetchTimeout: before the
 // keys are loaded it fails at once with ErrKeysUnavailable, and an unknown kid triggers at most one rate-limited
 // JWKS refresh bounded by the same timeout. Errors are *Error values; scope is not checked here.
 //
 // A token that passes is remembered (Config.TokenCacheSize), keyed by a hash of the whole token: the same token
 // again is answered from memory after its exp, nbf and iat are checked against the clock, until its key leaves the
 // JWKS. Every call returns claims of its own, whether remembered or not.
-func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
+func (v *Validator) validate(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, errMalformedToken
 	}

@@ -1,11 +1,14 @@
 // Package bearertest is a fake authorization server for tests of code that uses package bearer: a discovery
 // document, a JWKS, and a signer for access tokens, on an httptest.Server. Its switches (Down, Stall, PadJWKS,
-// SetIssuer, AddKey, AddKeyWith, RemoveKey, Override) let tests play the authority's failure modes.
+// SetIssuer, AddKey, AddKeyWith, RemoveKey, Override) let tests play the authority's failure modes. NewTLSAuthority
+// serves it over HTTPS with a certificate of a test CA (NewCA), which also signs the client certificates that
+// BoundToken binds tokens to.
 package bearertest
 
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,12 +51,28 @@ type Authority struct {
 	jwksFetches atomic.Int64
 }
 
-// NewAuthority starts an Authority with one RSA key and closes it when the test ends.
+// NewAuthority starts an Authority over plain HTTP on loopback with one RSA key and closes it when the test ends.
 func NewAuthority(t testing.TB) *Authority {
+	t.Helper()
+	return newAuthority(t, func(srv *httptest.Server) { srv.Start() })
+}
+
+// NewTLSAuthority is NewAuthority over HTTPS with cert (CA.Server for "127.0.0.1", say): its URL and issuer are
+// https://127.0.0.1:PORT, and a client reaches it only if it trusts cert's issuer.
+func NewTLSAuthority(t testing.TB, cert tls.Certificate) *Authority {
+	t.Helper()
+	return newAuthority(t, func(srv *httptest.Server) {
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		srv.StartTLS()
+	})
+}
+
+func newAuthority(t testing.TB, start func(*httptest.Server)) *Authority {
 	t.Helper()
 	a := &Authority{Key: Keys(t)[0], KID: "key-1", keys: map[string]publishedKey{}, overrides: map[string]http.HandlerFunc{}, release: make(chan struct{})}
 	a.AddKey(a.KID, &a.Key.PublicKey)
-	srv := httptest.NewServer(http.HandlerFunc(a.serve))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	start(srv)
 	a.URL, a.issuer = srv.URL, srv.URL
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(a.release) }) // runs before srv.Close, so stalled handlers let Close finish
@@ -188,6 +207,13 @@ func (a *Authority) Claims(audience, scope string) jwt.MapClaims {
 func (a *Authority) Token(t testing.TB, audience, scope string) string {
 	t.Helper()
 	return Sign(t, a.Key, a.Header(), a.Claims(audience, scope))
+}
+
+// BoundToken signs a valid access token for audience and scope bound to the client certificate cert: its cnf claim
+// carries cert's x5t#S256 (RFC 8705 3.1), so a resource server must refuse it from a client without cert.
+func (a *Authority) BoundToken(t testing.TB, audience, scope string, cert tls.Certificate) string {
+	t.Helper()
+	return Sign(t, a.Key, a.Header(), Bind(a.Claims(audience, scope), cert))
 }
 
 // Sign builds a compact JWS with exactly the given header and claims; the header's alg picks the method and key
