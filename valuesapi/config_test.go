@@ -44,6 +44,25 @@ func TestParseConfig(t *testing.T) {
 		{"scope with quote refused", []string{"--scope", `a"b`}, nil, nil, "scope"},
 		{"empty scope refused", []string{"--scope", ""}, nil, nil, "scope"},
 		{"stray argument", []string{"--addr", ":1", "extra"}, nil, nil, "unexpected argument"},
+		{"TLS and trust from env", nil, map[string]string{"VALUESAPI_TLS_CERT": "c.pem", "VALUESAPI_TLS_KEY": "k.pem",
+			"VALUESAPI_AUTHORITY_CA": "ca.pem", "VALUESAPI_ALLOW_INSECURE_AUTHORITY": "true"},
+			func(c config) bool {
+				return c.TLSCert == "c.pem" && c.TLSKey == "k.pem" && c.AuthorityCA == "ca.pem" && c.AllowInsecureAuthority
+			}, ""},
+		{"TLS off and insecure authority refused by default", nil, nil,
+			func(c config) bool {
+				return c.TLSCert == "" && c.TLSKey == "" && c.AuthorityCA == "" && !c.AllowInsecureAuthority
+			}, ""},
+		{"bad env bool names the variable", nil, map[string]string{"VALUESAPI_ALLOW_INSECURE_AUTHORITY": "maybe"}, nil, "VALUESAPI_ALLOW_INSECURE_AUTHORITY"},
+		{"tls-cert without tls-key", []string{"--tls-cert", "c.pem"}, nil, nil, "--tls-key"},
+		{"tls-key without tls-cert", nil, map[string]string{"VALUESAPI_TLS_KEY": "k.pem"}, nil, "--tls-cert"},
+		// Like authserver's issuer: with TLS on, the article's authority is https too.
+		{"TLS makes the default authority https", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil,
+			func(c config) bool { return c.Authority == "https://localhost:44364" }, ""},
+		{"TLS keeps an authority given by flag", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--authority", "http://localhost:1"}, nil,
+			func(c config) bool { return c.Authority == "http://localhost:1" }, ""},
+		{"TLS keeps an authority given by env", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, map[string]string{"VALUESAPI_AUTHORITY": "http://127.0.0.1:2"},
+			func(c config) bool { return c.Authority == "http://127.0.0.1:2" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,12 +96,17 @@ var serveFlags = []struct{ flag, env string }{
 	{"jwks-timeout", "VALUESAPI_JWKS_TIMEOUT"},
 	{"token-cache-size", "VALUESAPI_TOKEN_CACHE_SIZE"},
 	{"shutdown-timeout", "VALUESAPI_SHUTDOWN_TIMEOUT"},
+	{"tls-cert", "VALUESAPI_TLS_CERT"},
+	{"tls-key", "VALUESAPI_TLS_KEY"},
+	{"authority-ca", "VALUESAPI_AUTHORITY_CA"},
+	{"allow-insecure-authority", "VALUESAPI_ALLOW_INSECURE_AUTHORITY"},
 }
 
 func TestHelp(t *testing.T) {
 	var serveWant []string
 	for _, f := range serveFlags {
-		serveWant = append(serveWant, "\n  --"+f.flag+" ", "(env "+f.env+", default ")
+		// A flag without a default (an empty path) ends its line at the variable.
+		serveWant = append(serveWant, "\n  --"+f.flag, "(env "+f.env)
 	}
 	tests := []struct {
 		name         string
@@ -93,9 +117,10 @@ func TestHelp(t *testing.T) {
 			append([]string{"Usage: valuesapi [command] [flags]\n", "\nCommands:\n", "  serve ", "(the default)", "  healthcheck "}, serveWant...), nil},
 		{"serve is the same help", []string{"valuesapi", "serve", "-h"}, append([]string{"Commands:"}, serveWant...), nil},
 		{"help alone is the top-level help", []string{"valuesapi", "help"}, append([]string{"Commands:", "  help "}, serveWant...), nil},
-		{"healthcheck has only --addr", []string{"valuesapi", "healthcheck", "--help"},
-			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n", `(env VALUESAPI_ADDR, default ":44324")`},
-			[]string{"--authority", "--scope", "Commands:"}},
+		{"healthcheck has only --addr and --tls-cert", []string{"valuesapi", "healthcheck", "--help"},
+			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n", `(env VALUESAPI_ADDR, default ":44324")`,
+				"\n  --tls-cert file\n", "(env VALUESAPI_TLS_CERT)", "over HTTPS when --tls-cert is set"},
+			[]string{"--authority", "--scope", "--tls-key", "Commands:"}},
 		{"help healthcheck is the healthcheck's help", []string{"valuesapi", "help", "healthcheck"},
 			[]string{"Usage: valuesapi healthcheck [flags]\n", "\n  --addr address\n"}, []string{"--authority"}},
 	}
@@ -139,7 +164,7 @@ func TestBearerConfigFollowsFlags(t *testing.T) {
 	cfg, err := parseConfig("valuesapi", []string{
 		"--authority", "http://as:1", "--audience", "api.x", "--algorithms", "PS256,ES256", "--leeway", "7s",
 		"--jwks-refresh-interval", "11s", "--jwks-unknown-kid-interval", "13s", "--jwks-timeout", "17s",
-		"--token-cache-size", "19",
+		"--token-cache-size", "19", "--allow-insecure-authority",
 	}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +173,8 @@ func TestBearerConfigFollowsFlags(t *testing.T) {
 	got := cfg.bearerConfig(logger)
 	if got.Authority != "http://as:1" || got.Audience != "api.x" || !slices.Equal(got.Algorithms, []string{"PS256", "ES256"}) ||
 		got.Leeway != 7*time.Second || got.RefreshInterval != 11*time.Second || got.UnknownKIDInterval != 13*time.Second ||
-		got.FetchTimeout != 17*time.Second || got.TokenCacheSize != 19 || got.Logger != logger || got.Realm != "valuesapi" {
+		got.FetchTimeout != 17*time.Second || got.TokenCacheSize != 19 || got.Logger != logger || got.Realm != "valuesapi" ||
+		!got.AllowInsecureAuthority {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -178,13 +204,15 @@ func TestTokenCacheSizeReachesBearer(t *testing.T) {
 
 // TestConfigLogValue: the start-up log line shows every setting, the token cache size among them.
 func TestConfigLogValue(t *testing.T) {
-	cfg, err := parseConfig("valuesapi", []string{"--token-cache-size", "0"}, func(string) string { return "" }, io.Discard)
+	cfg, err := parseConfig("valuesapi", []string{"--token-cache-size", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--authority-ca", "ca.pem"},
+		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	slog.New(slog.NewTextHandler(&out, nil)).Info("starting", "config", cfg)
-	for _, want := range []string{"config.addr=:44324", "config.jwks_timeout=2s", "config.token_cache_size=0", "config.shutdown_timeout=10s"} {
+	for _, want := range []string{"config.addr=:44324", "config.jwks_timeout=2s", "config.token_cache_size=0", "config.shutdown_timeout=10s",
+		"config.tls_cert=c.pem", "config.tls_key=k.pem", "config.authority_ca=ca.pem", "config.allow_insecure_authority=false"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("log line lacks %q:\n%s", want, out.String())
 		}

@@ -50,11 +50,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, stderr)
 	case "healthcheck":
-		addr, err := parseHealthcheck(name, rest, getenv, stderr)
+		addr, tlsCert, err := parseHealthcheck(name, rest, getenv, stderr)
 		if err != nil {
 			return unlessHelp(err)
 		}
-		return healthcheck(ctx, addr, stdout)
+		return healthcheck(ctx, addr, tlsCert != "", stdout)
 	case "help":
 		// "help" alone is the top-level help, "help healthcheck" that command's, as in authserver.
 		target := []string{name}
@@ -80,9 +80,32 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("service", "valuesapi")
 	logger.Info("starting", "config", cfg)
 
-	v, err := bearer.New(ctx, cfg.bearerConfig(logger))
+	// The certificate is read before anything starts, so a wrong path stops the service at once.
+	var certs *httpserver.CertFiles
+	if cfg.TLSCert != "" {
+		var err error
+		if certs, err = httpserver.LoadCertFiles(cfg.TLSCert, cfg.TLSKey, logger); err != nil {
+			return err
+		}
+	}
+	bc := cfg.bearerConfig(logger)
+	if cfg.AuthorityCA != "" {
+		client, err := authorityClient(cfg.AuthorityCA)
+		if err != nil {
+			return err
+		}
+		bc.HTTPClient = client
+	}
+	v, err := bearer.New(ctx, bc)
+	if errors.Is(err, bearer.ErrInsecureAuthority) {
+		return insecureAuthorityError(cfg.Authority)
+	}
 	if err != nil {
 		return err
+	}
+	if cfg.AllowInsecureAuthority && strings.HasPrefix(cfg.Authority, "http:") {
+		logger.Warn("the authority's signing keys are fetched over plain http (--allow-insecure-authority); "+
+			"whoever can answer for it on the network can have their own tokens accepted", "authority", cfg.Authority)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -90,12 +113,29 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := httpserver.New(NewServer(logger, v, cfg.Scope), logger)
+	if certs != nil {
+		srv.TLSConfig = serverTLSConfig(certs)
+	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
 }
 
-// healthcheck asks the local server's /readyz, for container health probes that have no curl.
-func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
-	if err := httpserver.Probe(ctx, addr); err != nil {
+// insecureAuthorityError is bearer's refusal of an http authority on the network, in the words of this program's
+// settings.
+func insecureAuthorityError(authority string) error {
+	return fmt.Errorf("--authority %s is plain http to a host that is not loopback, so anyone on the network path "+
+		"could serve signing keys and have their own tokens accepted: use an https authority (with --authority-ca when "+
+		"its certificate comes from a private CA), or set --allow-insecure-authority (VALUESAPI_ALLOW_INSECURE_AUTHORITY=true) "+
+		"on a network you trust", authority)
+}
+
+// healthcheck asks the local server's /readyz, for container health probes that have no curl; over HTTPS when
+// the server serves it.
+func healthcheck(ctx context.Context, addr string, useTLS bool, stdout io.Writer) error {
+	probe := httpserver.Probe
+	if useTLS {
+		probe = httpserver.ProbeTLS
+	}
+	if err := probe(ctx, addr); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "ready")
