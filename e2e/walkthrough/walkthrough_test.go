@@ -1,7 +1,12 @@
 package walkthrough
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +65,20 @@ func TestClaimText(t *testing.T) {
 		if got := claimText(tt.v); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestWaitReadySaysWhatItLastSaw: a timeout names the last answer, so "still starting" and "wrong certificate"
+// read differently.
+func TestWaitReadySaysWhatItLastSaw(t *testing.T) {
+	notReady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer notReady.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := WaitReady(ctx, nil, notReady.URL)
+	if err == nil || !strings.Contains(err.Error(), "503 Service Unavailable") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want a deadline error naming the 503", err)
 	}
 }

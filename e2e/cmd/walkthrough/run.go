@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/tokenbearer/e2e/walkthrough"
@@ -17,6 +20,8 @@ type config struct {
 	authority, api                string
 	clientID, clientSecret, scope string
 	wait, timeout                 time.Duration
+	// ca is a PEM file of CAs trusted besides the system's, for services with a development certificate.
+	ca string
 }
 
 // startHint is what a learner most likely needs when nothing answers: the services are not running yet.
@@ -30,7 +35,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: cfg.timeout}
+	client, err := newClient(cfg)
+	if err != nil {
+		return err
+	}
 	if cfg.wait > 0 {
 		fmt.Fprintf(stdout, "Waiting up to %s for %s and %s to be ready...\n", cfg.wait, cfg.authority, cfg.api)
 		wctx, cancel := context.WithTimeout(ctx, cfg.wait)
@@ -70,6 +78,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	s.String(&cfg.scope, "scope", "WALKTHROUGH_SCOPE", "auth.web.api", "`scope` to ask for; --scope \"\" asks for all the client's scopes")
 	s.Duration(&cfg.wait, "wait", "WALKTHROUGH_WAIT", 0, "wait this long for both /readyz endpoints before starting (0: do not wait)")
 	s.Duration(&cfg.timeout, "timeout", "WALKTHROUGH_TIMEOUT", 10*time.Second, "timeout of each HTTP request")
+	s.String(&cfg.ca, "ca", "WALKTHROUGH_CA", "", "PEM `file` of CA certificates trusted besides the system's, e.g. bin/dev-certs/ca.crt of `authserver dev-cert`")
 	if err := s.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
@@ -81,4 +90,29 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return config{}, errors.New("--timeout must be positive")
 	}
 	return cfg, nil
+}
+
+// newClient is the walkthrough's one HTTP client, trusting the system's roots plus those of --ca, so the
+// article's https URLs work with a development certificate without trusting it machine-wide.
+func newClient(cfg config) (*http.Client, error) {
+	client := &http.Client{Timeout: cfg.timeout}
+	if cfg.ca == "" {
+		return client, nil
+	}
+	pem, err := os.ReadFile(cfg.ca)
+	if err != nil {
+		return nil, fmt.Errorf("reading --ca: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool() // no system store: the file alone is the trust
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificates", cfg.ca)
+	}
+	// A clone keeps DefaultTransport's proxy settings, timeouts and HTTP/2.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	client.Transport = t
+	return client, nil
 }

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,8 +71,11 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{name: "every flag has a variable", env: map[string]string{
 			"WALKTHROUGH_AUTHORITY": "http://as:1", "WALKTHROUGH_API": "http://api:2", "WALKTHROUGH_CLIENT_ID": "C",
 			"WALKTHROUGH_CLIENT_SECRET": "S", "WALKTHROUGH_SCOPE": "s", "WALKTHROUGH_WAIT": "30s", "WALKTHROUGH_TIMEOUT": "3s",
+			"WALKTHROUGH_CA": "ca.crt",
 		}, want: config{authority: "http://as:1", api: "http://api:2", clientID: "C", clientSecret: "S", scope: "s",
-			wait: 30 * time.Second, timeout: 3 * time.Second}},
+			wait: 30 * time.Second, timeout: 3 * time.Second, ca: "ca.crt"}},
+		{name: "--ca", args: []string{"--ca", "bin/dev-certs/ca.crt"}, env: map[string]string{"WALKTHROUGH_CA": "other.crt"},
+			want: with(func(c *config) { c.ca = "bin/dev-certs/ca.crt" })},
 		{name: "flag wins over env", args: []string{"--scope", "from.flag", "--wait", "1s"},
 			env:  map[string]string{"WALKTHROUGH_SCOPE": "from.env", "WALKTHROUGH_WAIT": "9s", "WALKTHROUGH_CLIENT_ID": "FromEnv"},
 			want: with(func(c *config) { c.scope, c.wait, c.clientID = "from.flag", time.Second, "FromEnv" })},
@@ -105,13 +113,79 @@ func TestHelp(t *testing.T) {
 	for _, f := range []struct{ flag, env string }{
 		{"authority", "WALKTHROUGH_AUTHORITY"}, {"api", "WALKTHROUGH_API"}, {"client-id", "WALKTHROUGH_CLIENT_ID"},
 		{"client-secret", "WALKTHROUGH_CLIENT_SECRET"}, {"scope", "WALKTHROUGH_SCOPE"}, {"wait", "WALKTHROUGH_WAIT"},
-		{"timeout", "WALKTHROUGH_TIMEOUT"},
+		{"timeout", "WALKTHROUGH_TIMEOUT"}, {"ca", "WALKTHROUGH_CA"},
 	} {
-		want = append(want, "\n  --"+f.flag+" ", "(env "+f.env+", default ")
+		// A flag without a default (--ca) ends its line at the variable.
+		want = append(want, "\n  --"+f.flag+" ", "(env "+f.env)
 	}
 	for _, w := range want {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("help lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// TestCA: --ca adds a CA to the client's roots, so the walkthrough reaches services whose certificate it signed
+// (over HTTP/2, as a browser would), the --wait readiness poll included; without it the TLS handshake fails and the
+// error says why.
+func TestCA(t *testing.T) {
+	var protos sync.Map
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		// An API open to anyone: step 1 fails, which proves the request got through.
+		_, _ = w.Write([]byte(`["value1","value2"]`))
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes refused below are the point
+	srv.StartTLS()
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		refuse  string
+	}{
+		{"--ca", []string{"--ca", caFile, "--wait", "5s"}, nil, "step 1", "certificate"},
+		{"WALKTHROUGH_CA", nil, map[string]string{"WALKTHROUGH_CA": caFile}, "step 1", "certificate"},
+		{"without it", nil, nil, "certificate signed by unknown authority", ""},
+		{"without it, waiting", []string{"--wait", "300ms"}, nil, "certificate signed by unknown authority", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"walkthrough", "--api", srv.URL, "--authority", srv.URL}, tt.args...),
+				func(k string) string { return tt.env[k] }, &out, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q\n%s", err, tt.wantErr, out.String())
+			}
+			if tt.refuse != "" && strings.Contains(err.Error(), tt.refuse) {
+				t.Errorf("got %q, want no %q in it: the CA should be trusted", err, tt.refuse)
+			}
+		})
+	}
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		t.Error("no request came over HTTP/2")
+	}
+}
+
+func TestBadCA(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ file, wantErr string }{
+		{filepath.Join(dir, "none.crt"), "reading --ca"},
+		{notPEM, "no PEM certificates"},
+	} {
+		err := run(context.Background(), []string{"walkthrough", "--ca", tt.file}, noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("--ca %s: got %v, want an error containing %q", tt.file, err, tt.wantErr)
 		}
 	}
 }
