@@ -331,3 +331,39 @@ func TestInsecureAuthorityIsLogged(t *testing.T) {
 		t.Errorf("no warning about plain http keys:\n%s", logs.String())
 	}
 }
+
+// TestRunReloadsTLSPair: a renewed pair written over the files is served without a restart, and a broken one
+// (half written, say) leaves the last good pair serving.
+func TestRunReloadsTLSPair(t *testing.T) {
+	a := bearertest.NewAuthority(t)
+	ca := bearertest.NewCA(t)
+	dir := t.TempDir()
+	first, renewed := ca.Server(t, "127.0.0.1"), ca.Server(t, "127.0.0.1")
+	certFile, keyFile := bearertest.WritePair(t, dir, "tls", first)
+	s := startRun(t, []string{"--addr", "127.0.0.1:0", "--authority", a.URL, "--tls-cert", certFile, "--tls-key", keyFile}, nil)
+	served := func() string {
+		conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: ca.Pool()})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	if got, want := served(), first.Leaf.SerialNumber.String(); got != want {
+		t.Fatalf("got serial %s, want the first pair's %s", got, want)
+	}
+	bearertest.WritePair(t, dir, "tls", renewed)
+	want := renewed.Leaf.SerialNumber.String()
+	for deadline := time.Now().Add(5 * time.Second); served() != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the renewed pair was never served")
+		}
+	}
+	if err := os.WriteFile(certFile, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past httpserver's check interval
+	if got := served(); got != want {
+		t.Errorf("after a broken write: got serial %s, want the renewed pair's %s still", got, want)
+	}
+}
