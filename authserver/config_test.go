@@ -114,6 +114,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad env burst names the variable", nil, map[string]string{"AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR": "many"}, "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR"},
 		{"certificate without key", []string{"--tls-cert", "tls.crt"}, nil, "tls-cert, tls-key: give both"},
 		{"key without certificate", nil, map[string]string{"AUTHSERVER_TLS_KEY": "tls.key"}, "tls-cert, tls-key: give both"},
+		{"client CA without TLS", []string{"--client-ca", "ca.crt"}, nil, "client-ca: needs --tls-cert"},
+		{"client CA from env without TLS", nil, map[string]string{"AUTHSERVER_CLIENT_CA": "ca.crt"}, "client-ca: needs --tls-cert"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +139,7 @@ func TestParseConfigTLS(t *testing.T) {
 		{"TLS from env, no issuer: https", nil, map[string]string{"AUTHSERVER_TLS_CERT": "c", "AUTHSERVER_TLS_KEY": "k"}, "https://localhost:44364"},
 		{"TLS, issuer given", []string{"--tls-cert", "c", "--tls-key", "k", "--issuer", "https://as.example"}, nil, "https://as.example"},
 		{"TLS, issuer in env (a proxy in front, say)", []string{"--tls-cert", "c", "--tls-key", "k"}, map[string]string{"AUTHSERVER_ISSUER": "http://inner:1"}, "http://inner:1"},
+		{"TLS with a client CA", []string{"--tls-cert", "c", "--tls-key", "k", "--client-ca", "ca.crt"}, nil, "https://localhost:44364"},
 		{"no TLS: http", nil, nil, "http://localhost:44364"},
 	}
 	for _, tt := range tests {
