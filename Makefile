@@ -8,7 +8,7 @@ FUZZTIME ?= 30s
 AUTHSERVER_URL ?= http://localhost:44364
 VALUESAPI_URL ?= http://localhost:44324
 
-.PHONY: build run demo test lint fmt fuzz load
+.PHONY: build run demo demo-https test lint fmt fuzz load
 
 ## build: both service binaries and the walkthrough client into bin/
 build:
@@ -25,6 +25,21 @@ run: build
 # start (its port already taken, say by `make run`) fails the demo with its reason.
 demo: build
 	@BIN=$(BIN) WALKTHROUGH_AUTHORITY=$(AUTHSERVER_URL) WALKTHROUGH_API=$(VALUESAPI_URL) scripts/demo.sh demo
+
+## demo-https: the demo on the article's URLs, https://localhost:44364 and https://localhost:44324, with a
+## development CA and certificate made by `authserver dev-cert` in bin/dev-certs (reused on the next run)
+DEV_CERTS := $(BIN)/dev-certs
+demo-https: build
+	@$(BIN)/authserver dev-cert --out $(DEV_CERTS)
+	@echo
+	@BIN=$(BIN) \
+		AUTHSERVER_ISSUER=https://localhost:44364 \
+		AUTHSERVER_TLS_CERT=$(DEV_CERTS)/tls.crt AUTHSERVER_TLS_KEY=$(DEV_CERTS)/tls.key \
+		VALUESAPI_AUTHORITY=https://localhost:44364 VALUESAPI_AUTHORITY_CA=$(DEV_CERTS)/ca.crt \
+		VALUESAPI_TLS_CERT=$(DEV_CERTS)/tls.crt VALUESAPI_TLS_KEY=$(DEV_CERTS)/tls.key \
+		WALKTHROUGH_AUTHORITY=https://localhost:44364 WALKTHROUGH_API=https://localhost:44324 \
+		WALKTHROUGH_CA=$(DEV_CERTS)/ca.crt \
+		scripts/demo.sh demo
 
 ## test: every module's tests, the end-to-end tests included; gotestsum prints the summary with what was skipped
 # gotestsum and staticcheck are pinned as tool directives in tools/go.mod: a module cache is all they need.
@@ -88,10 +103,15 @@ images: $(if $(filter prebuilt,$(BUILD_TARGET)),linux)
 
 ## up: build the images, start docker-compose.yml in the background, wait until both services are healthy
 up: images
+	@mkdir -p $(BIN)
 	BUILD_TARGET='$(BUILD_TARGET)' $(COMPOSE) up -d
 	@for i in $$(seq $(COMPOSE_WAIT)); do \
 		s=$$(docker inspect -f '{{.State.Health.Status}}' $$($(COMPOSE) ps -q authserver) $$($(COMPOSE) ps -q valuesapi) 2>/dev/null | sort -u); \
-		if [ "$$s" = healthy ]; then echo "authserver: http://127.0.0.1:$${AUTHSERVER_PORT:-44364}  valuesapi: http://127.0.0.1:$${VALUESAPI_PORT:-44324}  (token issuer: http://authserver:44364)"; exit 0; fi; \
+		if [ "$$s" = healthy ]; then \
+			docker cp "$$($(COMPOSE) ps -aq certs)":/data/ca.crt $(BIN)/compose-ca.crt || exit 1; \
+			echo "authserver: https://127.0.0.1:$${AUTHSERVER_PORT:-44364}  valuesapi: https://127.0.0.1:$${VALUESAPI_PORT:-44324}  (token issuer: https://authserver:44364)"; \
+			echo "their development CA: $(BIN)/compose-ca.crt (curl --cacert $(BIN)/compose-ca.crt, walkthrough --ca $(BIN)/compose-ca.crt)"; \
+			exit 0; fi; \
 		sleep 1; \
 	done; \
 	echo "services not healthy after $(COMPOSE_WAIT)s"; $(COMPOSE) ps; $(COMPOSE) logs --tail 50; exit 1

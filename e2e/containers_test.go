@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -16,7 +18,8 @@ import (
 )
 
 // TestContainersWalkthrough builds both images from deploy/prebuilt.Dockerfile, runs them on one Docker
-// network where the authserver is known as "authserver", and replays the article through the published ports.
+// network where the authserver is known as "authserver", both over HTTPS with a development certificate, and
+// replays the article through the published ports.
 func TestContainersWalkthrough(t *testing.T) {
 	requireDocker(t)
 	t.Parallel()
@@ -29,14 +32,23 @@ func TestContainersWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating network: %v", err)
 	}
-	auth := runServiceContainer(t, ctx, nw, "authserver", "44364", map[string]string{
+	certs, trust := devCerts(t)
+	auth := runServiceContainer(t, ctx, nw, "authserver", "44364", certs, trust, map[string]string{
 		"AUTHSERVER_ISSUER":   containerIssuer,
 		"AUTHSERVER_KEY_FILE": "/data/tempkey.jwk",
+		"AUTHSERVER_TLS_CERT": "/certs/tls.crt",
+		"AUTHSERVER_TLS_KEY":  "/certs/tls.key",
 	})
-	api := runServiceContainer(t, ctx, nw, "valuesapi", "44324", map[string]string{"VALUESAPI_AUTHORITY": containerIssuer})
+	api := runServiceContainer(t, ctx, nw, "valuesapi", "44324", certs, trust, map[string]string{
+		"VALUESAPI_AUTHORITY":    containerIssuer,
+		"VALUESAPI_AUTHORITY_CA": "/certs/ca.crt",
+		"VALUESAPI_TLS_CERT":     "/certs/tls.crt",
+		"VALUESAPI_TLS_KEY":      "/certs/tls.key",
+	})
 
+	httpClient := trustingClient(trust)
 	apiURL := endpoint(t, ctx, api, "44324/tcp")
-	kid := checkWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL), containerIssuer)
+	kid := checkWalkthrough(t, runWalkthroughWith(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL, httpClient), containerIssuer)
 
 	t.Run("images run as the non-root user with the binary as healthcheck", func(t *testing.T) {
 		for name, c := range map[string]*testcontainers.DockerContainer{"authserver": auth, "valuesapi": api} {
@@ -71,7 +83,7 @@ func TestContainersWalkthrough(t *testing.T) {
 		if err := auth.Start(ctx); err != nil { // runs the wait strategies again
 			t.Fatalf("restarting authserver: %v", err)
 		}
-		again := checkWalkthrough(t, runWalkthrough(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL), containerIssuer)
+		again := checkWalkthrough(t, runWalkthroughWith(t, ctx, endpoint(t, ctx, auth, "44364/tcp"), apiURL, httpClient), containerIssuer)
 		if again != kid {
 			t.Errorf("kid after restart: got %q, want %q (the key in /data must be reused)", again, kid)
 		}
@@ -103,6 +115,8 @@ func TestComposeWalkthrough(t *testing.T) {
 		// Not compose's --rmi all: it leaves the untagged parent layers behind; removing with pruning does not.
 		removeImages(t, ctx, "tokenbearer/authserver:"+project, "tokenbearer/valuesapi:"+project)
 	})
+	var httpClient *http.Client
+	var caFile string
 	up := func() (authURL, apiURL string) {
 		t.Helper()
 		stack, err := compose.NewDockerComposeWith(
@@ -124,20 +138,22 @@ func TestComposeWalkthrough(t *testing.T) {
 		if err := stack.Up(ctx, compose.Wait(true)); err != nil {
 			t.Fatalf("compose up: %v", err)
 		}
+		caFile = composeCA(t, ctx, project)
+		httpClient = trustingClient(trustCA(t, caFile))
 		return serviceEndpoint(t, ctx, stack, "authserver", "44364/tcp"), serviceEndpoint(t, ctx, stack, "valuesapi", "44324/tcp")
 	}
 
 	authURL, apiURL := up()
-	kid := checkWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL), containerIssuer)
+	kid := checkWalkthrough(t, runWalkthroughWith(t, ctx, authURL, apiURL, httpClient), containerIssuer)
 
 	t.Run("Postman collection passes", func(t *testing.T) {
 		requireNewman(t)
-		sum, ok := runNewman(t, authURL, apiURL)
+		sum, ok := runNewman(t, authURL, apiURL, "--ssl-extra-ca-certs", caFile)
 		checkNewmanPassed(t, sum, ok)
 	})
 	t.Run("Postman collection fails with a wrong secret", func(t *testing.T) {
 		requireNewman(t)
-		sum, ok := runNewman(t, authURL, apiURL, "client_secret=not-the-secret")
+		sum, ok := runNewman(t, authURL, apiURL, "--ssl-extra-ca-certs", caFile, "--env-var", "client_secret=not-the-secret")
 		if ok {
 			t.Error("newman exited 0 although the token request must fail")
 		}
@@ -150,7 +166,7 @@ func TestComposeWalkthrough(t *testing.T) {
 			t.Fatalf("compose down: %v", err)
 		}
 		authURL, apiURL := up()
-		if again := checkWalkthrough(t, runWalkthrough(t, ctx, authURL, apiURL), containerIssuer); again != kid {
+		if again := checkWalkthrough(t, runWalkthroughWith(t, ctx, authURL, apiURL, httpClient), containerIssuer); again != kid {
 			t.Errorf("kid after down and up: got %q, want %q", again, kid)
 		}
 	})
@@ -159,15 +175,16 @@ func TestComposeWalkthrough(t *testing.T) {
 // runServiceContainer builds the service's image (deploy/prebuilt.Dockerfile) and runs it on the network under its own name,
 // publishing its port. It waits for /readyz and for healthy, which means the image's HEALTHCHECK (the binary's own
 // healthcheck subcommand) works in scratch.
-func runServiceContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, service, port string,
-	env map[string]string) *testcontainers.DockerContainer {
+func runServiceContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, service, port, certs string,
+	trust *tls.Config, env map[string]string) *testcontainers.DockerContainer {
 	t.Helper()
 	c, err := testcontainers.Run(ctx, "",
 		testcontainers.WithDockerfile(prebuiltImage(t, service, port)),
 		network.WithNetwork([]string{service}, nw),
 		testcontainers.WithEnv(env),
+		testcontainers.WithFiles(certFiles(certs)...),
 		testcontainers.WithExposedPorts(port+"/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(port+"/tcp"), wait.ForHealthCheck()),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(port+"/tcp").WithTLS(true, trust.Clone()), wait.ForHealthCheck()),
 	)
 	testcontainers.CleanupContainer(t, c)
 	if err != nil {
@@ -192,10 +209,10 @@ func removeImages(t *testing.T, ctx context.Context, refs ...string) {
 	}
 }
 
-// endpoint is the http://127.0.0.1:PORT at which the host reaches a container's port.
+// endpoint is the https://127.0.0.1:PORT at which the host reaches a container's port.
 func endpoint(t *testing.T, ctx context.Context, c *testcontainers.DockerContainer, port string) string {
 	t.Helper()
-	u, err := c.PortEndpoint(ctx, port, "http")
+	u, err := c.PortEndpoint(ctx, port, "https")
 	if err != nil {
 		t.Fatalf("published address of %s: %v", port, err)
 	}

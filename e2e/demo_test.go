@@ -30,22 +30,39 @@ func newDemoRun(t *testing.T) demoRun {
 	return d
 }
 
-// run runs the script in mode and returns its exit code and everything it printed.
+// run runs the script in mode over plain HTTP and returns its exit code and everything it printed.
 func (d demoRun) run(t *testing.T, mode string) (int, string) {
+	t.Helper()
+	return d.runWith(t, mode, "http")
+}
+
+// runWith runs the script in mode, with scheme http or https; for https the services serve the pair in
+// d.bin/dev-certs, which the caller made with `authserver dev-cert`, as `make demo-https` does.
+func (d demoRun) runWith(t *testing.T, mode, scheme string) (int, string) {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "demo.sh"), mode)
 	cmd.Dir = d.bin
+	authURL, apiURL := scheme+"://"+d.authAddr, scheme+"://"+d.valuesAddr
 	cmd.Env = append(os.Environ(),
 		"BIN="+d.bin,
 		"READY_TIMEOUT=20",
 		"AUTHSERVER_ADDR="+d.authAddr,
-		"AUTHSERVER_ISSUER=http://"+d.authAddr,
+		"AUTHSERVER_ISSUER="+authURL,
 		"AUTHSERVER_KEY_FILE="+filepath.Join(d.bin, "key.jwk"),
 		"VALUESAPI_ADDR="+d.valuesAddr,
-		"VALUESAPI_AUTHORITY=http://"+d.authAddr,
-		"WALKTHROUGH_AUTHORITY=http://"+d.authAddr,
-		"WALKTHROUGH_API=http://"+d.valuesAddr,
+		"VALUESAPI_AUTHORITY="+authURL,
+		"WALKTHROUGH_AUTHORITY="+authURL,
+		"WALKTHROUGH_API="+apiURL,
 	)
+	if scheme == "https" {
+		certs := filepath.Join(d.bin, "dev-certs")
+		cmd.Env = append(cmd.Env,
+			"AUTHSERVER_TLS_CERT="+filepath.Join(certs, "tls.crt"), "AUTHSERVER_TLS_KEY="+filepath.Join(certs, "tls.key"),
+			"VALUESAPI_TLS_CERT="+filepath.Join(certs, "tls.crt"), "VALUESAPI_TLS_KEY="+filepath.Join(certs, "tls.key"),
+			"VALUESAPI_AUTHORITY_CA="+filepath.Join(certs, "ca.crt"),
+			"WALKTHROUGH_CA="+filepath.Join(certs, "ca.crt"),
+		)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -117,5 +134,25 @@ func TestDemoRefusesToRunAgainstAnotherInstance(t *testing.T) {
 	}
 	if strings.Contains(out, "value1") {
 		t.Errorf("the walkthrough ran against the other instance:\n%s", out)
+	}
+}
+
+// The walkthrough over HTTPS, as `make demo-https` runs it: a dev CA from `authserver dev-cert`, both services on
+// TLS with its certificate, valuesapi and the walkthrough trusting only that CA for the authority.
+func TestDemoScriptOverHTTPS(t *testing.T) {
+	d := newDemoRun(t)
+	out, err := exec.Command(filepath.Join(d.bin, "authserver"), "dev-cert", "--out", filepath.Join(d.bin, "dev-certs")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dev-cert: %v\n%s", err, out)
+	}
+	code, narration := d.runWith(t, "demo", "https")
+	if code != 0 {
+		t.Fatalf("demo over HTTPS exited %d:\n%s", code, narration)
+	}
+	for _, want := range []string{"GET https://" + d.valuesAddr + "/api/values", "POST https://" + d.authAddr + "/connect/token",
+		`"iss": "https://` + d.authAddr + `"`, `["value1","value2"]`} {
+		if !strings.Contains(narration, want) {
+			t.Errorf("narration lacks %q:\n%s", want, narration)
+		}
 	}
 }

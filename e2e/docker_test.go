@@ -16,7 +16,7 @@ import (
 )
 
 // The issuer both containers agree on: the authserver's name on the Docker network, as in docker-compose.yml.
-const containerIssuer = "http://authserver:44364"
+const containerIssuer = "https://authserver:44364"
 
 // requireDocker skips the test when no Docker engine answers, or fails it when E2E_REQUIRE_DOCKER=1 (CI), so a
 // machine without Docker still passes `make test` while CI cannot silently skip the container tests.

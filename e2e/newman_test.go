@@ -49,8 +49,9 @@ type newmanSummary struct {
 }
 
 // runNewman runs deploy/postman's collection with its environment file, pointed at the given base URLs (and any
-// further --env-var overrides), and returns newman's report and whether newman exited 0.
-func runNewman(t *testing.T, authority, api string, overrides ...string) (newmanSummary, bool) {
+// further newman arguments: --env-var overrides, --ssl-extra-ca-certs), and returns newman's report and whether
+// newman exited 0.
+func runNewman(t *testing.T, authority, api string, extra ...string) (newmanSummary, bool) {
 	t.Helper()
 	root := repoRoot(t)
 	report := filepath.Join(t.TempDir(), "newman.json")
@@ -60,9 +61,7 @@ func runNewman(t *testing.T, authority, api string, overrides ...string) (newman
 		"--reporters", "cli,json", "--reporter-json-export", report,
 		"--color", "off", "--disable-unicode", "--timeout-request", "10000",
 	}
-	for _, o := range overrides {
-		args = append(args, "--env-var", o)
-	}
+	args = append(args, extra...)
 	out, err := exec.Command(newmanPath, args...).CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -84,12 +85,13 @@ func walkthroughConfig(authority, api string) walkthrough.Config {
 	}
 }
 
-// runWalkthrough runs the article's steps against the services as the host reaches them, and fails the test
-// with the narration when a step deviates.
-func runWalkthrough(t *testing.T, ctx context.Context, authority, api string) *walkthrough.Result {
+// runWalkthroughWith runs the article's steps against the services as the host reaches them, through client (one
+// that trusts a development CA, say), and fails the test with the narration when a step deviates.
+func runWalkthroughWith(t *testing.T, ctx context.Context, authority, api string, client *http.Client) *walkthrough.Result {
 	t.Helper()
 	var narration bytes.Buffer
 	cfg := walkthroughConfig(authority, api)
+	cfg.HTTPClient = client
 	cfg.Out = &narration
 	res, err := walkthrough.Run(ctx, cfg)
 	if err != nil {
