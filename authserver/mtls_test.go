@@ -501,7 +501,7 @@ func TestRunRefusesCertificateClientsItCannotServe(t *testing.T) {
 		{"a key as the client CA", append(slices.Clone(tlsPair), "--client-ca", filepath.Join(dir, devca.LeafKeyFile)),
 			[]string{"PEM block 1 is a PRIVATE KEY, want CERTIFICATE"}},
 		{"no PEM in the client CA", append(slices.Clone(tlsPair), "--client-ca", empty), []string{"no PEM certificates"}},
-		{"missing client CA", append(slices.Clone(tlsPair), "--client-ca", filepath.Join(dir, "none.crt")), []string{"reading client-ca"}},
+		{"missing client CA", append(slices.Clone(tlsPair), "--client-ca", filepath.Join(dir, "none.crt")), []string{"client-ca: reading"}},
 		{"certificate clients over plain HTTP", []string{"--config", certClients},
 			[]string{"clients [by-dns by-subject] use tls_client_auth, which needs --tls-cert", "clients [self-signed] use self_signed_tls_client_auth, which needs --tls-cert"}},
 		{"tls_client_auth clients without --client-ca", append(slices.Clone(tlsPair), "--config", certClients),

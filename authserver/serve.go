@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"time"
 
@@ -108,32 +106,16 @@ func serverTLSConfig(certs *httpserver.CertFiles) *tls.Config {
 // CA certificate: anything else could not have issued a client certificate,
 // and is more likely the wrong file than a harmless extra.
 func loadClientCAs(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	certs, err := httpserver.ReadCertificates(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading client-ca: %w", err)
+		return nil, fmt.Errorf("client-ca: %w", err)
 	}
 	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; n++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("client-ca %s: PEM block %d is a %s, want CERTIFICATE", path, n+1, block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("client-ca %s: certificate %d: %w", path, n+1, err)
-		}
+	for i, cert := range certs {
 		if !cert.BasicConstraintsValid || !cert.IsCA {
-			return nil, fmt.Errorf("client-ca %s: certificate %d (%s) is not a CA certificate", path, n+1, cert.Subject)
+			return nil, fmt.Errorf("client-ca %s: certificate %d (%s) is not a CA certificate", path, i+1, cert.Subject)
 		}
 		pool.AddCert(cert)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("client-ca %s: no PEM certificates", path)
 	}
 	return pool, nil
 }

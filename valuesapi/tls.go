@@ -3,10 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/tokenbearer/httpserver"
 )
@@ -39,33 +37,17 @@ func authorityClient(caFile string) (*http.Client, error) {
 // unknown-authority error later. A certificate need not be a CA: trusting the authority's own self-signed
 // certificate is how some deployments pin it.
 func loadAuthorityCAs(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	certs, err := httpserver.ReadCertificates(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading --authority-ca: %w", err)
+		return nil, fmt.Errorf("--authority-ca: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		// No system store (a scratch image without ca-certificates): the file alone is the trust.
 		pool = x509.NewCertPool()
 	}
-	n := 0
-	for rest := data; ; n++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("--authority-ca %s: PEM block %d is a %s, want CERTIFICATE", path, n+1, block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("--authority-ca %s: certificate %d: %w", path, n+1, err)
-		}
+	for _, cert := range certs {
 		pool.AddCert(cert)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("--authority-ca %s: no PEM certificates", path)
 	}
 	return pool, nil
 }
