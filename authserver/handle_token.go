@@ -157,7 +157,15 @@ func handleToken(logger *slog.Logger, reg *registry.Registry, minter *accesstoke
 		if known {
 			loggedID = client.ID
 		}
-		end, wait := limiter.begin(remoteAddr, budgetID)
+		// Only a secret can be guessed. A request that presents none (a
+		// certificate, whose private key cannot be guessed, or nothing) spends
+		// the address budget alone: otherwise anyone could lock a certificate
+		// client out by sending its client_id with wrong certificates.
+		throttledID := ""
+		if cred.Basic || cred.Secret != "" {
+			throttledID = budgetID
+		}
+		end, wait := limiter.begin(remoteAddr, throttledID)
 		if end == nil {
 			logger.Warn("client authentication throttled", "remote", addrKey(remoteAddr), "client_id", loggedID)
 			return registry.Client{}, clientauth.Proof{}, tooManyFailures(wait)

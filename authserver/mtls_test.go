@@ -341,10 +341,11 @@ func TestCertificateClientAuthentication(t *testing.T) {
 	}
 }
 
-// TestCertificateFailuresSpendTheBudget: a wrong certificate is a failed
-// authentication like a wrong secret: it spends the client's budget, and a
-// locked-out client is refused before its certificate is looked at.
-func TestCertificateFailuresSpendTheBudget(t *testing.T) {
+// TestCertificateFailuresSpendTheAddressOnly: a wrong certificate is a
+// failure the caller's address pays for, but not the client_id: a private key
+// cannot be guessed, and a per-client budget would let anyone who knows the
+// id lock the client out with certificates of their own.
+func TestCertificateFailuresSpendTheAddressOnly(t *testing.T) {
 	ca := newTestCA(t)
 	selfKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	reg, err := registry.Parse([]byte(mtlsConfigYAML(t, selfKey.Public())))
@@ -352,7 +353,6 @@ func TestCertificateFailuresSpendTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	tight := throttle.Limit{PerMinute: 1, Burst: 1}
-	srv := newMTLSServer(t, reg, clientTLS{on: true, roots: ca.pool()}, newAuthThrottle(tight, lenient, time.Now))
 	subject := pkix.Name{CommonName: "by-subject", OrganizationalUnit: []string{"payments"}, Organization: []string{"tokenbearer tests"}}
 	right, wrong := issue(t, ca, certOpts{subject: subject}), issue(t, ca, certOpts{subject: pkix.Name{CommonName: "x"}})
 	self, otherSelf := issue(t, nil, certOpts{key: selfKey}), issue(t, nil, certOpts{})
@@ -361,7 +361,19 @@ func TestCertificateFailuresSpendTheBudget(t *testing.T) {
 		id         string
 		right, bad tls.Certificate
 	}{{"by-subject", right, wrong}, {"self-signed", self, otherSelf}} {
-		t.Run(tt.id, func(t *testing.T) {
+		t.Run(tt.id+", tight client budget", func(t *testing.T) {
+			srv := newMTLSServer(t, reg, clientTLS{on: true, roots: ca.pool()}, newAuthThrottle(tight, lenient, time.Now))
+			for range 3 {
+				if resp, b := srv.post(t, &tt.bad, body(tt.id), nil); resp.StatusCode != 401 {
+					t.Fatalf("wrong certificate: got %d %s, want 401", resp.StatusCode, b)
+				}
+			}
+			if resp, b := srv.post(t, &tt.right, body(tt.id), nil); resp.StatusCode != 200 {
+				t.Errorf("right certificate after others' wrong ones: got %d %s, want 200 (the client_id is not locked)", resp.StatusCode, b)
+			}
+		})
+		t.Run(tt.id+", tight address budget", func(t *testing.T) {
+			srv := newMTLSServer(t, reg, clientTLS{on: true, roots: ca.pool()}, newAuthThrottle(lenient, tight, time.Now))
 			if resp, b := srv.post(t, &tt.right, body(tt.id), nil); resp.StatusCode != 200 {
 				t.Fatalf("right certificate: got %d %s, want 200 (successes spend nothing)", resp.StatusCode, b)
 			}
@@ -370,7 +382,7 @@ func TestCertificateFailuresSpendTheBudget(t *testing.T) {
 			}
 			resp, b := srv.post(t, &tt.right, body(tt.id), nil)
 			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-				t.Errorf("right certificate after a failure with a budget of 1: got %d %s, want 429 with Retry-After", resp.StatusCode, b)
+				t.Errorf("from the address that failed, with a budget of 1: got %d %s, want 429 with Retry-After", resp.StatusCode, b)
 			}
 		})
 	}
