@@ -103,7 +103,7 @@ func (f *Failures) Fail(key string) {
 	b := f.keys[key]
 	if b == nil {
 		if len(f.keys) >= f.maxKeys {
-			f.evictOne()
+			f.evictOne(now)
 		}
 		b = rate.NewLimiter(f.rate, f.burst)
 		f.keys[key] = b
@@ -165,11 +165,21 @@ func (f *Failures) sweep(now time.Time) {
 	}
 }
 
-// evictOne forgets one key, whichever the map's randomized iteration order
-// yields first, in constant time.
-func (f *Failures) evictOne() {
-	for k := range f.keys {
-		delete(f.keys, k)
-		return
+// evictOne forgets one key to make room: an idle one if there is any (its
+// bucket is full, so nothing is lost), else whichever the map's randomized
+// iteration order yields first. Idle keys pile up between sweeps; without
+// this an attacker's fresh keys would wipe a locked-out key's debt while
+// forgettable ones were still there.
+func (f *Failures) evictOne(now time.Time) {
+	victim, found := "", false
+	for k, b := range f.keys {
+		if f.idle(b, now) {
+			delete(f.keys, k)
+			return
+		}
+		if !found {
+			victim, found = k, true
+		}
 	}
+	delete(f.keys, victim)
 }

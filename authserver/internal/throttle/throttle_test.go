@@ -304,3 +304,23 @@ func TestTinyRateWaitIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestFullTableEvictsIdleKeysFirst: when the table is full, a new failure
+// makes room by forgetting a key whose bucket has refilled, not a key that is
+// locked out, even before the next sweep. (Fail alone never sweeps; the map's
+// order is random, so the scenario runs many times.)
+func TestFullTableEvictsIdleKeysFirst(t *testing.T) {
+	for run := range 50 {
+		clk := newClock()
+		f := New(Limit{PerMinute: 60, Burst: 1}, 3, clk.Now) // refilled a second after a failure
+		f.Fail("idle1")
+		f.Fail("idle2")
+		clk.Advance(2 * time.Second) // both full again, and no Allow has swept them
+		f.Fail("victim")             // the table is full now
+		f.Fail("fresh1")
+		f.Fail("fresh2")
+		if _, kept := f.keys["victim"]; !kept {
+			t.Fatalf("run %d: the locked-out key was forgotten while idle keys could go", run)
+		}
+	}
+}
