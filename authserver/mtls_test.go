@@ -89,6 +89,7 @@ type certOpts struct {
 	key      *ecdsa.PrivateKey // a new one when nil
 	validFor [2]time.Duration  // NotBefore, NotAfter from now; -1h, +1h when zero
 	usage    x509.ExtKeyUsage  // ClientAuth when zero
+	keyUsage x509.KeyUsage     // DigitalSignature when zero
 }
 
 // issue signs a certificate for o with ca, or self-signs it when ca is nil.
@@ -107,11 +108,14 @@ func issue(t *testing.T, ca *testCA, o certOpts) tls.Certificate {
 	if o.usage == 0 {
 		o.usage = x509.ExtKeyUsageClientAuth
 	}
+	if o.keyUsage == 0 {
+		o.keyUsage = x509.KeyUsageDigitalSignature
+	}
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, Subject: o.subject,
 		NotBefore: time.Now().Add(o.validFor[0]), NotAfter: time.Now().Add(o.validFor[1]),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{o.usage},
+		KeyUsage: o.keyUsage, ExtKeyUsage: []x509.ExtKeyUsage{o.usage},
 	}
 	parent, signer := tmpl, crypto.Signer(key)
 	if ca != nil {
@@ -266,6 +270,7 @@ func TestCertificateClientAuthentication(t *testing.T) {
 	wrongSubject := issue(t, ca, certOpts{subject: pkix.Name{CommonName: "by-subject", Organization: []string{"tokenbearer tests"}}})
 	expiredSigned := issue(t, ca, certOpts{subject: subject, validFor: [2]time.Duration{-2 * time.Hour, -time.Hour}})
 	serverOnly := issue(t, ca, certOpts{subject: subject, usage: x509.ExtKeyUsageServerAuth})
+	encipherOnly := issue(t, ca, certOpts{subject: subject, keyUsage: x509.KeyUsageKeyEncipherment})
 	selfSigned := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "self-signed"}, key: selfKey})
 	otherSelfSigned := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "self-signed"}})
 	expiredSelfSigned := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "self-signed"}, key: selfKey, validFor: [2]time.Duration{-2 * time.Hour, -time.Hour}})
@@ -289,6 +294,7 @@ func TestCertificateClientAuthentication(t *testing.T) {
 		{"CA-signed, another client's name", &dnsLeaf, as("by-subject"), nil, 401, false, "certificate does not carry the registered name"},
 		{"CA-signed, expired", &expiredSigned, as("by-subject"), nil, 401, false, "certificate expired or not yet valid"},
 		{"CA-signed for servers only", &serverOnly, as("by-subject"), nil, 401, false, "certificate not issued by a --client-ca authority"},
+		{"CA-signed, key not for signatures", &encipherOnly, as("by-subject"), nil, 401, false, "certificate not issued by a --client-ca authority"},
 		{"tls_client_auth without a certificate", nil, as("by-subject"), nil, 401, false, "no client certificate"},
 		{"tls_client_auth and a secret (post)", &right, as("by-subject") + "&client_secret=secret", nil, 401, false, "client_secret_post not registered for this client"},
 		{"tls_client_auth and a secret (basic)", &right, good, &[2]string{"by-subject", "secret"}, 401, false, "client_secret_basic not registered for this client"},

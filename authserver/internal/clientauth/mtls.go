@@ -97,6 +97,10 @@ func (m *TLSClientAuth) Authenticate(req Request, client *registry.Client) (Proo
 	switch {
 	case err != nil:
 		return Proof{}, UntrustedCertificate
+	case leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		// Verify checks the extended key usage only. A key limited to, say,
+		// key encipherment may not sign the TLS handshake (RFC 5280 4.2.1.3).
+		return Proof{}, UntrustedCertificate
 	case client == nil:
 		return Proof{}, Unregistered
 	case !carries(leaf, client.Certificate):
