@@ -8,9 +8,11 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/throttle"
 	"github.com/tokenbearer/httpserver/envflag"
 )
@@ -21,6 +23,7 @@ type config struct {
 	Issuer          string
 	ConfigPath      string // empty: the embedded demo clients and API resources
 	KeyFile         string
+	SigningAlg      string // JWS alg of the signing key: one of keystore.Algorithms
 	TokenLifetime   time.Duration
 	ShutdownTimeout time.Duration
 	// TLSCert and TLSKey are PEM files; both empty serves plain HTTP.
@@ -72,7 +75,10 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	addrFlag(fs, &cfg.Addr, "listen `address`")
 	fs.String(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", defaultIssuer, "issuer `URL` put in tokens and discovery; never taken from the Host header (https://localhost:44364 with --tls-cert)")
 	fs.String(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML `file` of clients and API resources; empty uses the embedded demo client")
-	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "RSA private JWK `file` used to sign tokens; created on first start")
+	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "private JWK `file` used to sign tokens; a key for --signing-alg is created on first start")
+	fs.String(&cfg.SigningAlg, "signing-alg", "AUTHSERVER_SIGNING_ALG", keystore.RS256,
+		"JWS `algorithm` tokens are signed with: "+strings.Join(keystore.Algorithms, ", ")+
+			" (RSA-2048, RSA-2048 with PSS, ECDSA P-256, Ed25519); a --key-file holding a key for another algorithm is refused")
 	fs.Duration(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
 	fs.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests on shutdown")
 	fs.Float64(&cfg.FailuresPerClient.PerMinute, "auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", 10,
@@ -111,6 +117,9 @@ func (c *config) validate() error {
 	c.Issuer = iss
 	if c.KeyFile == "" {
 		errs = append(errs, errors.New("key-file: must not be empty"))
+	}
+	if !slices.Contains(keystore.Algorithms, c.SigningAlg) {
+		errs = append(errs, fmt.Errorf("signing-alg: %q is not one of %s", c.SigningAlg, strings.Join(keystore.Algorithms, ", ")))
 	}
 	if c.TokenLifetime < time.Second || c.TokenLifetime%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("token-lifetime: %v must be a whole number of seconds, at least 1s", c.TokenLifetime))
@@ -173,6 +182,7 @@ func (c config) logAttrs() []any {
 		slog.String("issuer", c.Issuer),
 		slog.String("config", source),
 		slog.String("key_file", c.KeyFile),
+		slog.String("signing_alg", c.SigningAlg),
 		slog.Duration("token_lifetime", c.TokenLifetime),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("tls_cert", c.TLSCert),

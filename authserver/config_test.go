@@ -21,7 +21,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		Addr: ":44364", Issuer: "http://localhost:44364", ConfigPath: "", KeyFile: "tempkey.jwk",
+		Addr: ":44364", Issuer: "http://localhost:44364", ConfigPath: "", KeyFile: "tempkey.jwk", SigningAlg: "RS256",
 		TokenLifetime: time.Hour, ShutdownTimeout: 10 * time.Second,
 		FailuresPerClient: throttle.Limit{PerMinute: 10, Burst: 10},
 		FailuresPerAddr:   throttle.Limit{PerMinute: 30, Burst: 30},
@@ -37,6 +37,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 		"AUTHSERVER_ISSUER":           "https://env.example",
 		"AUTHSERVER_CONFIG":           "env.yaml",
 		"AUTHSERVER_KEY_FILE":         "env.jwk",
+		"AUTHSERVER_SIGNING_ALG":      "ES256",
 		"AUTHSERVER_TOKEN_LIFETIME":   "5m",
 		"AUTHSERVER_SHUTDOWN_TIMEOUT": "3s",
 
@@ -53,20 +54,20 @@ func TestParseConfigPrecedence(t *testing.T) {
 	}{
 		{
 			name: "env only",
-			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 5 * time.Minute, ShutdownTimeout: 3 * time.Second,
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", SigningAlg: "ES256", TokenLifetime: 5 * time.Minute, ShutdownTimeout: 3 * time.Second,
 				FailuresPerClient: envClient, FailuresPerAddr: envAddr},
 		},
 		{
 			name: "flags win over env",
-			args: []string{"--addr", "127.0.0.1:2", "--issuer=https://flag.example/", "--config", "flag.yaml", "--key-file", "flag.jwk", "--token-lifetime", "30s", "--shutdown-timeout", "1s",
+			args: []string{"--addr", "127.0.0.1:2", "--issuer=https://flag.example/", "--config", "flag.yaml", "--key-file", "flag.jwk", "--signing-alg", "EdDSA", "--token-lifetime", "30s", "--shutdown-timeout", "1s",
 				"--auth-failure-rate-per-client", "1", "--auth-failure-burst-per-client", "3", "--auth-failure-rate-per-addr", "60", "--auth-failure-burst-per-addr", "100"},
-			want: config{Addr: "127.0.0.1:2", Issuer: "https://flag.example", ConfigPath: "flag.yaml", KeyFile: "flag.jwk", TokenLifetime: 30 * time.Second, ShutdownTimeout: time.Second,
+			want: config{Addr: "127.0.0.1:2", Issuer: "https://flag.example", ConfigPath: "flag.yaml", KeyFile: "flag.jwk", SigningAlg: "EdDSA", TokenLifetime: 30 * time.Second, ShutdownTimeout: time.Second,
 				FailuresPerClient: throttle.Limit{PerMinute: 1, Burst: 3}, FailuresPerAddr: throttle.Limit{PerMinute: 60, Burst: 100}},
 		},
 		{
 			name: "one flag, rest from env",
 			args: []string{"-token-lifetime", "2h"},
-			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", TokenLifetime: 2 * time.Hour, ShutdownTimeout: 3 * time.Second,
+			want: config{Addr: "127.0.0.1:1", Issuer: "https://env.example", ConfigPath: "env.yaml", KeyFile: "env.jwk", SigningAlg: "ES256", TokenLifetime: 2 * time.Hour, ShutdownTimeout: 3 * time.Second,
 				FailuresPerClient: envClient, FailuresPerAddr: envAddr},
 		},
 	}
@@ -106,6 +107,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fractional lifetime", []string{"--token-lifetime", "1500ms"}, nil, "whole number of seconds"},
 		{"zero shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, "shutdown-timeout"},
 		{"empty key file", []string{"--key-file", ""}, nil, "key-file"},
+		// JWS alg names are case-sensitive (RFC 7515 4.1.1); HS256 has no key pair, none no signature.
+		{"signing alg in lower case", []string{"--signing-alg", "rs256"}, nil, `signing-alg: "rs256" is not one of RS256, PS256, ES256, EdDSA`},
+		{"HMAC signing alg", nil, map[string]string{"AUTHSERVER_SIGNING_ALG": "HS256"}, `signing-alg: "HS256"`},
+		{"signing alg none", []string{"--signing-alg", "none"}, nil, `signing-alg: "none"`},
+		{"empty signing alg", []string{"--signing-alg", ""}, nil, `signing-alg: ""`},
+		{"ES384 not offered", []string{"--signing-alg", "ES384"}, nil, `signing-alg: "ES384"`},
 		{"zero client failure rate", []string{"--auth-failure-rate-per-client", "0"}, nil, "auth-failure-rate-per-client"},
 		{"negative addr failure rate", []string{"--auth-failure-rate-per-addr", "-1"}, nil, "auth-failure-rate-per-addr"},
 		{"NaN failure rate", nil, map[string]string{"AUTHSERVER_AUTH_FAILURE_RATE_PER_ADDR": "NaN"}, "auth-failure-rate-per-addr"},
@@ -180,6 +187,7 @@ func TestHelpListsFlagsWithEnvAndDefaults(t *testing.T) {
 		"-issuer", "AUTHSERVER_ISSUER", "http://localhost:44364",
 		"-config", "AUTHSERVER_CONFIG",
 		"-key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk",
+		"-signing-alg", "AUTHSERVER_SIGNING_ALG", `default "RS256"`, "RS256, PS256, ES256, EdDSA",
 		"-token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", "1h0m0s",
 		"-shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", "10s",
 		"-auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", `default "10"`,

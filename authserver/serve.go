@@ -60,7 +60,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 
-	key, created, err := keystore.LoadOrCreateRSA(cfg.KeyFile)
+	key, created, err := keystore.LoadOrCreate(cfg.KeyFile, cfg.SigningAlg)
+	if mismatch := (*keystore.AlgorithmMismatchError)(nil); errors.As(err, &mismatch) {
+		return fmt.Errorf("loading signing key: %w", algorithmSwitchHelp(mismatch))
+	}
 	if err != nil {
 		return fmt.Errorf("loading signing key: %w", err)
 	}
@@ -89,6 +92,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		srv.TLSConfig = serverTLSConfig(certs)
 	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// algorithmSwitchHelp says what to do about a key file for another
+// algorithm than --signing-alg. Signing on with the old algorithm would
+// ignore the flag, and replacing the key at once would make every resource
+// server refuse the tokens of the new key until it refetches the JWKS: the
+// key store with rotation (issue 10) will announce the new key before it
+// signs; until then, the operator switches by hand.
+func algorithmSwitchHelp(m *keystore.AlgorithmMismatchError) error {
+	return fmt.Errorf("%w as --signing-alg asks. authserver does not switch algorithms by itself yet: "+
+		"key rotation (the key store of issue 10) will do it without a restart, publishing the new key before it signs. "+
+		"To switch by hand, stop every authserver using %s, delete or move that file, and start again with --signing-alg %s: "+
+		"a new %s key is created, and tokens signed with the old key are refused once resource servers refetch the JWKS. "+
+		"To keep the current key, start with --signing-alg %s",
+		m, m.Path, m.Want, m.Want, m.Have)
 }
 
 // serverTLSConfig is httpserver's TLS with a request for a client

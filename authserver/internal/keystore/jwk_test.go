@@ -100,9 +100,9 @@ func TestRFCKeysGetTheirThumbprintAsKid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaKey, err := ParseRSAJWK([]byte(rfc7517RSA))
+	rsaKey, err := ParseJWK([]byte(rfc7517RSA))
 	if err != nil {
-		t.Fatalf("ParseRSAJWK of the RFC 7517 key: %v", err)
+		t.Fatalf("ParseJWK of the RFC 7517 key: %v", err)
 	}
 	tests := []struct {
 		name    string

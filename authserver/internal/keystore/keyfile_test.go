@@ -12,11 +12,11 @@ import (
 	"testing"
 )
 
-func TestLoadOrCreateRSA(t *testing.T) {
+func TestLoadOrCreate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tempkey.jwk")
 
-	k1, created, err := LoadOrCreateRSA(path)
+	k1, created, err := LoadOrCreate(path, RS256)
 	if err != nil {
 		t.Fatalf("first load: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestLoadOrCreateRSA(t *testing.T) {
 		t.Errorf("key file kid/kty = %s/%s, want %s/RSA", onDisk["kid"], onDisk["kty"], k1.ID)
 	}
 
-	k2, created, err := LoadOrCreateRSA(path)
+	k2, created, err := LoadOrCreate(path, RS256)
 	if err != nil {
 		t.Fatalf("second load: %v", err)
 	}
@@ -66,9 +66,9 @@ func TestLoadOrCreateRSA(t *testing.T) {
 	}
 }
 
-// TestLoadOrCreateRSASimultaneousCreators: replicas sharing a key file and starting at the same instant end up with
+// TestLoadOrCreateSimultaneousCreators: replicas sharing a key file and starting at the same instant end up with
 // one key, the one in the file; exactly one of them reports creating it.
-func TestLoadOrCreateRSASimultaneousCreators(t *testing.T) {
+func TestLoadOrCreateSimultaneousCreators(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tempkey.jwk")
 	const replicas = 6
@@ -82,13 +82,13 @@ func TestLoadOrCreateRSASimultaneousCreators(t *testing.T) {
 	for range replicas {
 		go func() {
 			<-start
-			k, created, err := LoadOrCreateRSA(path)
+			k, created, err := LoadOrCreate(path, RS256)
 			results <- result{k.ID, created, err}
 		}()
 	}
 	close(start)
 	onDisk := func() string {
-		k, err := loadRSA(path)
+		k, err := load(path)
 		if err != nil {
 			t.Fatalf("key file after the race: %v", err)
 		}
@@ -98,7 +98,7 @@ func TestLoadOrCreateRSASimultaneousCreators(t *testing.T) {
 	for range replicas {
 		r := <-results
 		if r.err != nil {
-			t.Fatalf("LoadOrCreateRSA: %v", r.err)
+			t.Fatalf("LoadOrCreate: %v", r.err)
 		}
 		if r.created {
 			creators++
@@ -115,12 +115,12 @@ func TestLoadOrCreateRSASimultaneousCreators(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
+func TestLoadOrCreateRejectsBadFiles(t *testing.T) {
 	valid, err := NewKey(RS256, testRSAKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := MarshalRSAJWK(valid)
+	good, err := MarshalJWK(valid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 		return b
 	}
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	smallJWK, _ := MarshalRSAJWK(Key{ID: "x", Algorithm: RS256, Signer: small})
+	smallJWK, _ := MarshalJWK(Key{ID: "x", Algorithm: RS256, Signer: small})
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 
 	tests := []struct {
@@ -143,7 +143,7 @@ func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 		{"garbage", []byte("not json"), "decoding jwk"},
 		{"empty file", nil, "decoding jwk"},
 		{"truncated", good[:len(good)/2], "decoding jwk"},
-		{"EC key type", edit(func(m map[string]string) { m["kty"] = "EC" }), `kty is "EC"`},
+		{"symmetric key type", edit(func(m map[string]string) { m["kty"] = "oct" }), `kty is "oct"`},
 		{"missing d", edit(func(m map[string]string) { delete(m, "d") }), `"d" missing`},
 		{"wrong prime", edit(func(m map[string]string) { m["p"] = b64.EncodeToString(otherKey.Primes[0].Bytes()) }), "invalid rsa key"},
 		{"kid not the thumbprint", edit(func(m map[string]string) { m["kid"] = "made-up" }), "not the key's thumbprint"},
@@ -156,7 +156,7 @@ func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 			if err := os.WriteFile(path, tt.data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := LoadOrCreateRSA(path)
+			_, _, err := LoadOrCreate(path, RS256)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("error = %v, want one naming %s and containing %q", err, path, tt.wantErr)
 			}
@@ -168,16 +168,16 @@ func TestLoadOrCreateRSARejectsBadFiles(t *testing.T) {
 	}
 }
 
-// TestParseRSAJWKRefusesExponentOutOfBounds: e is refused unless odd and
+// TestParseJWKRefusesExponentOutOfBounds: e is refused unless odd and
 // from 3 to 2^31-1, before it is converted to an int. Each file holds an
 // otherwise valid key; the e beyond 64 bits has 65537 as its low 64 bits, so
 // a conversion that kept only those would load it as that key.
-func TestParseRSAJWKRefusesExponentOutOfBounds(t *testing.T) {
+func TestParseJWKRefusesExponentOutOfBounds(t *testing.T) {
 	k, err := NewKey(RS256, testRSAKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := MarshalRSAJWK(k)
+	good, err := MarshalJWK(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,36 +204,36 @@ func TestParseRSAJWKRefusesExponentOutOfBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseRSAJWK(withE(tt.e))
+			_, err := ParseJWK(withE(tt.e))
 			if err == nil || !strings.Contains(err.Error(), "jwk exponent e out of bounds") {
 				t.Fatalf("got error %v, want an exponent out of bounds", err)
 			}
 		})
 	}
-	if _, err := ParseRSAJWK(withE(big.NewInt(65537))); err != nil {
+	if _, err := ParseJWK(withE(big.NewInt(65537))); err != nil {
 		t.Errorf("e = 65537: got error %v, want none", err)
 	}
 }
 
-func TestLoadOrCreateRSAUnwritableDir(t *testing.T) {
+func TestLoadOrCreateUnwritableDir(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing-dir", "key.jwk")
-	if _, _, err := LoadOrCreateRSA(path); err == nil || !strings.Contains(err.Error(), "writing key file") {
+	if _, _, err := LoadOrCreate(path, RS256); err == nil || !strings.Contains(err.Error(), "writing key file") {
 		t.Fatalf("error = %v, want a writing key file error", err)
 	}
 }
 
-func TestParseRSAJWKWithoutKidOrAlg(t *testing.T) {
+func TestParseJWKWithoutKidOrAlg(t *testing.T) {
 	k, err := NewKey(RS256, testRSAKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := MarshalRSAJWK(k)
+	data, _ := MarshalJWK(k)
 	var m map[string]string
 	json.Unmarshal(data, &m)
 	delete(m, "kid")
 	delete(m, "alg")
 	data, _ = json.Marshal(m)
-	got, err := ParseRSAJWK(data)
+	got, err := ParseJWK(data)
 	if err != nil {
 		t.Fatal(err)
 	}
