@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"regexp"
 	"slices"
 	"testing"
@@ -10,20 +8,31 @@ import (
 	"github.com/tokenbearer/authserver/internal/keystore"
 )
 
+// TestJWKS: every key in the store is published, the active one and those
+// announced beside it (as during rotation), each with kty, its public
+// members only, alg, use sig, and its RFC 7638 thumbprint as kid.
 func TestJWKS(t *testing.T) {
 	keys := testKeys(t)
 	active, _ := keys.Signing()
-	// A second, not yet active key (as during rotation) is published too.
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+	published := []keystore.Key{active}
+	for _, alg := range []string{keystore.PS256, keystore.ES256, keystore.EdDSA} {
+		k, err := keystore.Generate(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keys.Add(k); err != nil {
+			t.Fatal(err)
+		}
+		published = append(published, k)
 	}
-	next, err := keystore.NewKey(keystore.PS256, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.Add(next); err != nil {
-		t.Fatal(err)
+	want := []struct {
+		alg, kty string
+		members  []string
+	}{
+		{"RS256", "RSA", []string{"alg", "e", "kid", "kty", "n", "use"}},
+		{"PS256", "RSA", []string{"alg", "e", "kid", "kty", "n", "use"}},
+		{"ES256", "EC", []string{"alg", "crv", "kid", "kty", "use", "x", "y"}},
+		{"EdDSA", "OKP", []string{"alg", "crv", "kid", "kty", "use", "x"}},
 	}
 
 	srv := newTestServer(t, keys)
@@ -38,30 +47,31 @@ func TestJWKS(t *testing.T) {
 
 	set := decodeJSON(t, body)
 	list, _ := set["keys"].([]any)
-	if len(list) != 2 {
-		t.Fatalf("keys = %s, want 2 keys", body)
+	if len(list) != len(want) {
+		t.Fatalf("keys = %s, want %d keys", body, len(want))
 	}
-	wantKIDs := []string{active.ID, next.ID}
-	wantAlgs := []string{"RS256", "PS256"}
 	for i, raw := range list {
 		k := raw.(map[string]any)
 		members := make([]string, 0, len(k))
-		for m := range k {
+		str := map[string]string{}
+		for m, v := range k {
 			members = append(members, m)
+			str[m], _ = v.(string)
 		}
 		slices.Sort(members)
-		if want := []string{"alg", "e", "kid", "kty", "n", "use"}; !slices.Equal(members, want) {
-			t.Errorf("key %d members = %v, want exactly %v (no private members)", i, members, want)
+		if !slices.Equal(members, want[i].members) {
+			t.Errorf("key %d (%s): got members %v, want exactly %v (no private members)", i, want[i].alg, members, want[i].members)
 		}
-		if k["kty"] != "RSA" || k["use"] != "sig" || k["alg"] != wantAlgs[i] {
-			t.Errorf("key %d = kty %v use %v alg %v, want RSA sig %s", i, k["kty"], k["use"], k["alg"], wantAlgs[i])
+		if str["kty"] != want[i].kty || str["use"] != "sig" || str["alg"] != want[i].alg {
+			t.Errorf("key %d: got kty %s use %s alg %s, want %s sig %s", i, str["kty"], str["use"], str["alg"], want[i].kty, want[i].alg)
 		}
-		thumb, err := keystore.Thumbprint(keystore.JWK{KeyType: "RSA", N: k["n"].(string), E: k["e"].(string)})
+		// The thumbprint of what was published, computed from the members alone.
+		thumb, err := keystore.Thumbprint(keystore.JWK{KeyType: str["kty"], N: str["n"], E: str["e"], Curve: str["crv"], X: str["x"], Y: str["y"]})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if k["kid"] != thumb || thumb != wantKIDs[i] {
-			t.Errorf("key %d kid = %v, thumbprint of n,e = %s, store kid = %s", i, k["kid"], thumb, wantKIDs[i])
+		if str["kid"] != thumb || thumb != published[i].ID {
+			t.Errorf("key %d: got kid %s, thumbprint of the members %s, store kid %s; want all three equal", i, str["kid"], thumb, published[i].ID)
 		}
 	}
 }

@@ -95,6 +95,47 @@ func TestMint(t *testing.T) {
 	}
 }
 
+// TestMintSignsWithTheActiveKeysAlgorithm: the header's alg is the active
+// key's, and the token verifies with that key's public half under that alg
+// alone.
+func TestMintSignsWithTheActiveKeysAlgorithm(t *testing.T) {
+	for _, alg := range keystore.Algorithms {
+		t.Run(alg, func(t *testing.T) {
+			key, err := keystore.Generate(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := keystore.New()
+			// Another key published beside it must not be the one that signs.
+			other, err := keystore.Generate(keystore.EdDSA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []keystore.Key{other, key} {
+				if err := store.Add(k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := store.Activate(key.ID); err != nil {
+				t.Fatal(err)
+			}
+			m := &Minter{Issuer: "https://as.example", Lifetime: time.Minute, Keys: store}
+			signed, err := m.Mint(Grant{ClientID: "c", Audience: []string{"api"}, Scopes: []string{"api"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := jwt.Parse(signed, func(*jwt.Token) (any, error) { return key.Public(), nil }, jwt.WithValidMethods([]string{alg}))
+			if err != nil {
+				t.Fatalf("verifying with the active key under %s: %v", alg, err)
+			}
+			wantHeader := map[string]any{"alg": alg, "kid": key.ID, "typ": "at+jwt"}
+			if !reflect.DeepEqual(tok.Header, wantHeader) {
+				t.Errorf("got header %v, want %v", tok.Header, wantHeader)
+			}
+		})
+	}
+}
+
 func TestMintWithoutSigningKey(t *testing.T) {
 	m := &Minter{Issuer: "https://as.example", Lifetime: time.Hour, Keys: keystore.New()}
 	if _, err := m.Mint(Grant{ClientID: "c"}); err == nil {
