@@ -58,7 +58,7 @@ var commands = []envflag.Command{
 // returns flag.ErrHelp after printing the help for -h/--help.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	cfg := config{}
-	algorithms := "RS256"
+	algorithms := strings.Join(bearer.DefaultAlgorithms, ",")
 	s := envflag.New(name+" [command] [flags]",
 		"The protected Web API of the article: GET /api/values answers [\"value1\",\"value2\"] to a request bearing a valid\n"+
 			"access token from the authority. Without a command it serves, configured by the flags below.", stderr)

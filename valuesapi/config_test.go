@@ -21,7 +21,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", nil, nil, func(c config) bool {
 			return c.Addr == ":44324" && c.Authority == "http://localhost:44364" && c.Audience == "auth.web.api" &&
-				c.Scope == "auth.web.api" && slices.Equal(c.Algorithms, []string{"RS256"}) && c.Leeway == 30*time.Second &&
+				c.Scope == "auth.web.api" && slices.Equal(c.Algorithms, []string{"RS256", "PS256", "ES256", "EdDSA"}) && c.Leeway == 30*time.Second &&
 				c.JWKSRefreshInterval == 5*time.Minute && c.JWKSUnknownKIDInterval == 5*time.Second &&
 				c.JWKSTimeout == 2*time.Second && c.TokenCacheSize == 10000 && c.ShutdownTimeout == 10*time.Second
 		}, ""},

@@ -18,6 +18,11 @@ const (
 	DefaultFetchTimeout       = 2 * time.Second
 )
 
+// DefaultAlgorithms are the algorithms a Validator accepts unless Config.Algorithms says otherwise: every one an
+// authserver may sign with (RSA, RSA-PSS, ECDSA P-256 and Ed25519 keys), so an authority can switch to another
+// without its resource servers being reconfigured first.
+var DefaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
 // Config configures a Validator. Authority and Audience are required; every other field has a safe default.
 type Config struct {
 	// Authority is the issuer identifier of the authorization server. Its discovery document is fetched from
@@ -26,8 +31,10 @@ type Config struct {
 	Authority string
 	// Audience must appear in the token's aud claim.
 	Audience string
-	// Algorithms is the allow-list of JWS algorithms (default RS256). "none" and HMAC algorithms are refused:
-	// a resource server holds no shared secret, and accepting HS* with a public key is the classic key-confusion attack.
+	// Algorithms is the allow-list of JWS algorithms (default DefaultAlgorithms). "none" and HMAC algorithms are
+	// refused: a resource server holds no shared secret, and accepting HS* with a public key is the classic
+	// key-confusion attack. Whatever the list, a token's alg must also be its key's: the JWK's alg when it has one,
+	// else one that fits the key's type.
 	Algorithms []string
 	// Leeway is the clock skew tolerated for exp, nbf and iat. Zero means none.
 	Leeway time.Duration
@@ -107,7 +114,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("audience is required")
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = []string{"RS256"}
+		c.Algorithms = DefaultAlgorithms
 	}
 	c.Algorithms = append([]string(nil), c.Algorithms...)
 	for _, alg := range c.Algorithms {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,8 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"no audience", func(c *Config) { c.Audience = "" }, "audience"},
 		{"negative leeway", func(c *Config) { c.Leeway = -1 }, "leeway"},
 		{"realm with quote", func(c *Config) { c.Realm = `a"b` }, "realm"},
+		{"HS384 beside the defaults", func(c *Config) { c.Algorithms = append(slices.Clone(DefaultAlgorithms), "HS384") }, `"HS384"`},
+		{"empty name in the list", func(c *Config) { c.Algorithms = []string{"RS256", ""} }, `""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +48,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Algorithms) != 1 || c.Algorithms[0] != "RS256" || c.FetchTimeout != DefaultFetchTimeout ||
+	if !slices.Equal(c.Algorithms, []string{"RS256", "PS256", "ES256", "EdDSA"}) || c.FetchTimeout != DefaultFetchTimeout ||
 		c.RefreshInterval != DefaultRefreshInterval || c.UnknownKIDInterval != DefaultUnknownKIDInterval {
 		t.Errorf("defaults not applied: %+v", c)
 	}

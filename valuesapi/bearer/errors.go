@@ -62,6 +62,7 @@ var (
 	errType            = invalidToken("token type must be at+jwt")
 	errNoKeyID         = invalidToken("token has no key id")
 	errUnknownKey      = invalidToken("unknown signing key")
+	errKeyAlgorithm    = invalidToken("signing algorithm does not match the key")
 	errCritical        = invalidToken("unsupported critical header")
 	errSignature       = invalidToken("invalid token signature")
 	errExpired         = invalidToken("token is expired")

@@ -2,8 +2,14 @@ package bearer
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,7 +111,8 @@ func (v *Validator) loadKeys(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
 	}
-	// Keys marked for encryption are refused; keys without "use" stay usable.
+	// Keys marked for encryption are refused; keys without "use" stay usable. keyFor applies the same list, since it
+	// reads the storage itself; the option stays so that keyfunc's own Keyfunc, if anything calls it, agrees.
 	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: client, UseWhitelist: signingUses})
 	if err != nil {
 		return nil, fmt.Errorf("loading JWKS: %w", err)
@@ -150,13 +157,18 @@ func (v *Validator) refreshFailed(jwksURI string) func(ctx context.Context, err 
 // keyFor returns the jwt.Keyfunc for one request. It enforces the header rules keyfunc does not (RFC 9068 typ,
 // kid present, no crit) and then looks the kid up in the JWKS only: jwk, jku, x5u and x5c headers are ignored,
 // so a token can never point us at a key of its choosing.
+//
+// The lookup reads the JWK from keyfunc's storage itself rather than through keyfunc's Keyfunc, because the token's
+// alg is checked against the whole JWK (checkKeyAlgorithm): keyfunc compares it with the JWK's alg only when the JWK
+// has one, and never with the key's type, and its refusal would read as an unknown key.
 func keyFor(ctx context.Context, ks *keySet) jwt.Keyfunc {
-	lookup := ks.keys.KeyfuncCtx(ctx)
+	storage := ks.keys.Storage()
 	return func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t.Header); err != nil {
 			return nil, err
 		}
-		key, err := lookup(t)
+		kid, _ := t.Header["kid"].(string) // checkHeader refused any other
+		jwk, err := storage.KeyRead(ctx, kid)
 		if err != nil {
 			// jwkset reports an unknown-kid refresh that timed out only to RefreshErrorHandler and then answers
 			// "not found". The request's context tells the two apart: once it is done, the keys could not be
@@ -166,8 +178,50 @@ func keyFor(ctx context.Context, ks *keySet) jwt.Keyfunc {
 			}
 			return nil, errUnknownKey.because(err)
 		}
+		m := jwk.Marshal()
+		if !slices.Contains(signingUses, m.USE) {
+			return nil, errUnknownKey.because(fmt.Errorf("JWK %q has use %q", kid, m.USE))
+		}
+		key := jwk.Key()
+		if private, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+			key = private.Public() // a JWKS that leaks a private key still verifies with its public half only
+		}
+		if err := checkKeyAlgorithm(t.Method.Alg(), m.ALG.String(), key); err != nil {
+			return nil, errKeyAlgorithm.because(fmt.Errorf("kid %q: %w", kid, err))
+		}
 		return key, nil
 	}
+}
+
+// checkKeyAlgorithm checks that a token signed with alg may be verified with key, published with the JWK alg jwkAlg
+// (empty when the JWK has none). A key is for one algorithm (RFC 8725 3.1): a JWK that names its alg admits that alg
+// alone, so an RS256 key does not verify PS256 tokens although it could; one that does not name it admits the
+// algorithms of its key type (RS* and PS* for RSA, ES256/384/512 for P-256/384/521, EdDSA for Ed25519). The
+// allow-list has been checked before: the parser refuses other algorithms before it asks for a key.
+func checkKeyAlgorithm(alg, jwkAlg string, key any) error {
+	if jwkAlg != "" && jwkAlg != alg {
+		return fmt.Errorf("token alg %s, key published for %s", alg, jwkAlg)
+	}
+	fits := false
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		fits = slices.Contains([]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}, alg)
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			fits = alg == "ES256"
+		case elliptic.P384():
+			fits = alg == "ES384"
+		case elliptic.P521():
+			fits = alg == "ES512"
+		}
+	case ed25519.PublicKey:
+		fits = alg == "EdDSA"
+	}
+	if !fits {
+		return fmt.Errorf("token alg %s does not fit a %T key", alg, key)
+	}
+	return nil
 }
 
 func checkHeader(h map[string]any) error {

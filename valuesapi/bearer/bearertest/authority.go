@@ -6,6 +6,9 @@
 package bearertest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -88,7 +91,8 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 	issuer := a.issuer
 	keys := make([]map[string]string, 0, len(a.keys))
 	for kid, k := range a.keys {
-		jwk := map[string]string{"kty": "RSA", "kid": kid, "n": b64(k.pub.N.Bytes()), "e": b64(big.NewInt(int64(k.pub.E)).Bytes())}
+		jwk := publicJWK(k.pub)
+		jwk["kid"] = kid
 		if k.use != "" {
 			jwk["use"] = k.use
 		}
@@ -152,17 +156,37 @@ func (a *Authority) SetIssuer(issuer string) {
 
 // publishedKey is one JWKS entry; an empty use or alg leaves that member out.
 type publishedKey struct {
-	pub      *rsa.PublicKey
+	pub      crypto.PublicKey
 	use, alg string
+}
+
+// publicJWK is the JWK of pub without kid, use or alg: kty and the public members of an RSA, ECDSA or Ed25519 key.
+func publicJWK(pub crypto.PublicKey) map[string]string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return map[string]string{"kty": "RSA", "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}
+	case *ecdsa.PublicKey:
+		raw, err := k.Bytes() // 0x04 || x || y, each coordinate padded to the curve's size as RFC 7518 6.2.1.2 wants
+		if err != nil {
+			panic(fmt.Sprintf("bearertest: %v", err))
+		}
+		size := (len(raw) - 1) / 2
+		return map[string]string{"kty": "EC", "crv": k.Curve.Params().Name, "x": b64(raw[1 : 1+size]), "y": b64(raw[1+size:])}
+	case ed25519.PublicKey:
+		return map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64(k)}
+	}
+	panic(fmt.Sprintf("bearertest: no JWK for a %T key", pub))
 }
 
 // AddKey publishes pub under kid in the JWKS (a key rotation), with "use":"sig" and "alg":"RS256" as the SPEC
 // requires.
 func (a *Authority) AddKey(kid string, pub *rsa.PublicKey) { a.AddKeyWith(kid, pub, "sig", "RS256") }
 
-// AddKeyWith publishes pub under kid with the given "use" and "alg" members, each left out when empty: an
-// encryption key ("enc"), or a key that does not say what it is for.
-func (a *Authority) AddKeyWith(kid string, pub *rsa.PublicKey, use, alg string) {
+// AddKeyWith publishes pub (an *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey) under kid with the given
+// "use" and "alg" members, each left out when empty: an encryption key ("enc"), or a key that does not say what it
+// is for. Another type of key panics.
+func (a *Authority) AddKeyWith(kid string, pub crypto.PublicKey, use, alg string) {
+	publicJWK(pub) // panics now, not in a handler
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.keys[kid] = publishedKey{pub: pub, use: use, alg: alg}
@@ -221,7 +245,8 @@ func (a *Authority) BoundToken(t testing.TB, audience, scope string, cert tls.Ce
 }
 
 // Sign builds a compact JWS with exactly the given header and claims; the header's alg picks the method and key
-// must suit it (an *rsa.PrivateKey for RS*, []byte for HS*, jwt.UnsafeAllowNoneSignatureType for none).
+// must suit it (an *rsa.PrivateKey for RS* and PS*, an *ecdsa.PrivateKey for ES*, an ed25519.PrivateKey for EdDSA,
+// []byte for HS*, jwt.UnsafeAllowNoneSignatureType for none).
 func Sign(t testing.TB, key any, header map[string]any, claims jwt.MapClaims) string {
 	t.Helper()
 	alg, _ := header["alg"].(string)
