@@ -2,6 +2,9 @@ package main
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -20,11 +23,14 @@ type algorithm struct {
 	newKey func() (crypto.Signer, error)
 }
 
-// algorithms lists what authserver signs with today. PS256, ES256 and EdDSA become rows here when it learns them
-// (rsa.GenerateKey, ecdsa.GenerateKey(elliptic.P256()), ed25519.GenerateKey): golang-jwt finds each method by
-// name and takes the crypto.Signer and its Public() as they are, so a row is all a new algorithm needs.
+// algorithms lists what authserver signs with (its --signing-alg values, with the keys it creates for them):
+// golang-jwt finds each method by name and takes the crypto.Signer and its Public() as they are, so a row is all a
+// new algorithm needs.
 var algorithms = []algorithm{
 	{name: "RS256", key: "RSA-2048", newKey: func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }},
+	{name: "PS256", key: "RSA-2048", newKey: func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }},
+	{name: "ES256", key: "ECDSA P-256", newKey: func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }},
+	{name: "EdDSA", key: "Ed25519", newKey: func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err }},
 }
 
 // signResult is the in-process cost of one signature and one verification: wall time per operation as
