@@ -1,7 +1,7 @@
 # Every target runs from the repository root; the Go workspace (go.work) ties the three modules together.
 SHELL := /bin/bash
 GO ?= go
-MODULES := authserver valuesapi httpserver e2e
+MODULES := authserver valuesapi httpserver e2e deploy/k8s
 BIN := bin
 FUZZTIME ?= 30s
 
