@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunSigningAlg: with each --signing-alg, a first start creates a key
@@ -64,7 +65,10 @@ func TestRunSigningAlg(t *testing.T) {
 			if err := json.Unmarshal(before, &file); err != nil || file["alg"] != tt.alg || file["kty"] != tt.kty {
 				t.Errorf("got key file alg %v kty %v (%v), want %s %s", file["alg"], file["kty"], err, tt.alg, tt.kty)
 			}
-			err = run(context.Background(), []string{"authserver", "--addr", "127.0.0.1:0", "--key-file", keyFile, "--signing-alg", tt.other}, envFrom(nil), io.Discard, io.Discard)
+			// Bounded, so that a start that is not refused ends the test instead of hanging it.
+			refusedCtx, cancelRefused := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancelRefused()
+			err = run(refusedCtx, []string{"authserver", "--addr", "127.0.0.1:0", "--key-file", keyFile, "--signing-alg", tt.other}, envFrom(nil), io.Discard, io.Discard)
 			if err == nil {
 				t.Fatalf("a start with --signing-alg %s on a %s key file succeeded", tt.other, tt.alg)
 			}
