@@ -1,10 +1,14 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tokenbearer/authserver/internal/throttle"
+	"github.com/tokenbearer/authserver/internal/throttle/redisbudget"
 )
 
 // maxThrottledKeys bounds each failure table (a few hundred bytes a key).
@@ -21,10 +25,30 @@ type authThrottle struct {
 	byClient, byAddr throttle.Budgets
 }
 
+// newAuthThrottle keeps the budgets in this process: each replica counts
+// only the failures it saw.
 func newAuthThrottle(perClient, perAddr throttle.Limit, now func() time.Time) *authThrottle {
 	return &authThrottle{
 		byClient: throttle.New(perClient, maxThrottledKeys, now),
 		byAddr:   throttle.New(perAddr, maxThrottledKeys, now),
+	}
+}
+
+// Key prefixes of the budgets in a Redis store.
+const (
+	clientBudgetPrefix = "tokenbearer:fail:client:"
+	addrBudgetPrefix   = "tokenbearer:fail:addr:"
+)
+
+// newSharedAuthThrottle keeps the budgets in the Redis store rdb, so every
+// replica on it spends from one budget per client_id and per address. While
+// Redis cannot be reached the budgets fall back to this process's, logged
+// to logger (redisbudget.Budgets): valid clients are never refused for an
+// outage, and guessing stays limited, per replica.
+func newSharedAuthThrottle(rdb redis.Scripter, perClient, perAddr throttle.Limit, now func() time.Time, logger *slog.Logger) *authThrottle {
+	return &authThrottle{
+		byClient: redisbudget.New(rdb, clientBudgetPrefix, perClient, now, throttle.New(perClient, maxThrottledKeys, now), logger),
+		byAddr:   redisbudget.New(rdb, addrBudgetPrefix, perAddr, now, throttle.New(perAddr, maxThrottledKeys, now), logger),
 	}
 }
 

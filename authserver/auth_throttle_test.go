@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +16,7 @@ import (
 
 	"github.com/tokenbearer/authserver/internal/secret"
 	"github.com/tokenbearer/authserver/internal/throttle"
+	"github.com/tokenbearer/authserver/internal/throttle/redisbudget/redistest"
 )
 
 // TestLockedOutClientLeavesTheAddressFree: attempts refused because their
@@ -141,5 +148,95 @@ func TestBusyClientIsNeverThrottled(t *testing.T) {
 	}
 	if counts[http.StatusOK] != n {
 		t.Fatalf("got answers %v, want all %d 200 (no 429 for correct secrets)", counts, n)
+	}
+}
+
+// TestReplicasShareTheFailureBudget: two servers (replicas) on one Redis
+// store spend from one budget: guesses at replica A lock the client_id out
+// at replica B, and B's Retry-After counts A's failures.
+func TestReplicasShareTheFailureBudget(t *testing.T) {
+	store := redistest.Start(t)
+	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	perClient := throttle.Limit{PerMinute: 6, Burst: 3}
+	replica := func() *testServer {
+		return newTestServerWith(t, testKeys(t), newSharedAuthThrottle(store.Client(t), perClient, lenient, clk.Now, slog.New(slog.DiscardHandler)))
+	}
+	a, b := replica(), replica()
+	guess := tokenRequest{basic: &[2]string{"ApiClient", "guess"}, body: form("grant_type", "client_credentials")}
+	for i := range 3 {
+		if resp, body := a.token(t, guess); resp.StatusCode != 401 {
+			t.Fatalf("guess %d at replica A: got %d %s, want 401", i+1, resp.StatusCode, body)
+		}
+	}
+	right := tokenRequest{basic: &[2]string{"ApiClient", "secret"}, body: form("grant_type", "client_credentials")}
+	resp, body := b.token(t, right)
+	if resp.StatusCode != 429 {
+		t.Fatalf("replica B after A spent the budget: got %d %s, want 429", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Retry-After"); got != "10" {
+		t.Errorf("replica B: got Retry-After %q, want \"10\"", got)
+	}
+	clk.mu.Lock()
+	clk.t = clk.t.Add(10 * time.Second)
+	clk.mu.Unlock()
+	if resp, body := b.token(t, right); resp.StatusCode != 200 {
+		t.Fatalf("replica B once a token refilled: got %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+// TestReplicasShareTheAddressBudget: the per-address budget is shared too,
+// across client ids, and a process-local throttle shares nothing.
+func TestReplicasShareTheAddressBudget(t *testing.T) {
+	store := redistest.Start(t)
+	perAddr := throttle.Limit{PerMinute: 1, Burst: 2}
+	a := newSharedAuthThrottle(store.Client(t), lenient, perAddr, time.Now, slog.New(slog.DiscardHandler))
+	b := newSharedAuthThrottle(store.Client(t), lenient, perAddr, time.Now, slog.New(slog.DiscardHandler))
+	const addr = "198.51.100.7:5000"
+	for _, th := range []*authThrottle{a, b} {
+		end, _ := th.begin(addr, "c1")
+		if end == nil {
+			t.Fatal("a failure within the address's burst refused")
+		}
+		end(true)
+	}
+	if end, wait := b.begin(addr, "c2"); end != nil || wait <= 0 {
+		t.Fatalf("replica B after one failure at each replica: got admitted %v, wait %v; want refused", end != nil, wait)
+	}
+	local := newAuthThrottle(lenient, perAddr, time.Now)
+	if end, _ := local.begin(addr, "c2"); end == nil {
+		t.Fatal("a per-process throttle refused an address that failed elsewhere")
+	}
+}
+
+// TestStoreStartupErrors: a --store that is not a Redis URL, or a Redis
+// that does not answer at start, stops serve with an error naming the
+// store, and never prints the store's password.
+func TestStoreStartupErrors(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	dir := t.TempDir()
+	tests := []struct {
+		name, store, wantErr string
+	}{
+		{"not a redis URL", "http://127.0.0.1:6379/0", "store:"},
+		{"bad database", "redis://127.0.0.1:6379/x", "store:"},
+		{"nothing listening", fmt.Sprintf("redis://:hunter2@127.0.0.1:%d/0", port), "not reachable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			err := run(context.Background(), []string{"authserver", "--addr", "127.0.0.1:0", "--key-file", filepath.Join(dir, "k.jwk")},
+				envFrom(map[string]string{"AUTHSERVER_STORE": tt.store}), io.Discard, &logs)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run error = %v, want containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error()+logs.String(), "hunter2") {
+				t.Errorf("the store's password was printed: %v\n%s", err, logs.String())
+			}
+		})
 	}
 }

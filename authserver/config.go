@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/throttle"
 	"github.com/tokenbearer/httpserver/envflag"
@@ -34,6 +36,9 @@ type config struct {
 	// Budgets of failed client authentications (brute-force protection).
 	FailuresPerClient throttle.Limit
 	FailuresPerAddr   throttle.Limit
+	// Store is the redis://HOST:PORT/DB URL of the state replicas share
+	// (the failure budgets); empty keeps it in this process.
+	Store string
 }
 
 // defaultAddr is where serve listens and healthcheck probes.
@@ -89,6 +94,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"failed client authentications allowed per minute from one remote address (IPv6: one /64), once its burst is spent")
 	fs.Int(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
 		"failed client authentications allowed at once from one remote address")
+	fs.String(&cfg.Store, "store", "AUTHSERVER_STORE", "",
+		"`URL` redis://HOST:PORT/DB of the Redis that replicas share: the failure budgets live there, one per client_id and per address for all replicas; empty keeps them per process")
 	tlsCertFlag(fs, &cfg.TLSCert)
 	fs.String(&cfg.TLSKey, "tls-key", "AUTHSERVER_TLS_KEY", "", "PEM private key `file` of --tls-cert")
 	fs.String(&cfg.ClientCA, "client-ca", "AUTHSERVER_CLIENT_CA", "",
@@ -134,6 +141,11 @@ func (c *config) validate() error {
 	if c.ClientCA != "" && c.TLSCert == "" {
 		errs = append(errs, errors.New("client-ca: needs --tls-cert: client certificates reach only a server that speaks TLS itself"))
 	}
+	if c.Store != "" {
+		if _, err := redis.ParseURL(c.Store); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
 	for _, l := range []struct {
 		name  string
 		limit throttle.Limit
@@ -171,7 +183,16 @@ func normalizeIssuer(s string) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-// logAttrs lists the effective settings; none of them is secret.
+// redactURL hides the password a store URL may hold.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// logAttrs lists the effective settings, the store's password masked.
 func (c config) logAttrs() []any {
 	source := c.ConfigPath
 	if source == "" {
@@ -191,5 +212,6 @@ func (c config) logAttrs() []any {
 		slog.Int("auth_failure_burst_per_client", c.FailuresPerClient.Burst),
 		slog.Float64("auth_failure_rate_per_addr", c.FailuresPerAddr.PerMinute),
 		slog.Int("auth_failure_burst_per_addr", c.FailuresPerAddr.Burst),
+		slog.String("store", redactURL(c.Store)),
 	}
 }

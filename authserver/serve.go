@@ -13,6 +13,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tokenbearer/authserver/internal/keystore"
 	"github.com/tokenbearer/authserver/internal/registry"
 	"github.com/tokenbearer/authserver/internal/secret"
@@ -76,11 +78,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger.Info("signing key ready", "kid", key.ID, "alg", key.Algorithm, "file", cfg.KeyFile, "created", created)
 
+	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
+	if cfg.Store != "" {
+		rdb, err := openStore(ctx, cfg.Store)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		limiter = newSharedAuthThrottle(rdb, cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now, logger)
+		logger.Info("failure budgets shared through the store", "store", redactURL(cfg.Store))
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
 	ctls := clientTLS{on: cfg.TLSCert != "", roots: roots}
 	srv := httpserver.New(NewServer(logger, cfg.Issuer, cfg.TokenLifetime, reg, keys, limiter, ctls), logger)
 	if cfg.TLSCert != "" {
@@ -92,6 +104,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		srv.TLSConfig = serverTLSConfig(certs)
 	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// openStore connects to the Redis of --store and checks that it answers:
+// a store that cannot be reached at start is a configuration error, not an
+// outage to ride out. The client gives up on a call within about a second,
+// with no retries, so an outage later costs a request little
+// (redisbudget.Budgets then falls back to this process).
+func openStore(ctx context.Context, storeURL string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(storeURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	opts.DialTimeout = time.Second
+	opts.ReadTimeout = time.Second
+	opts.WriteTimeout = time.Second
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	rdb := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("store %s: not reachable: %w", redactURL(storeURL), err)
+	}
+	return rdb, nil
 }
 
 // algorithmSwitchHelp says what to do about a key file for another
