@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tokenbearer/authserver/internal/atomicfile"
 )
 
 // The files in the directory. tls.crt and tls.key are the names of a
@@ -136,10 +138,10 @@ func createCA(dir, certPath, keyPath string) (*CA, error) {
 	// The key first: a run stopped in between leaves a key alone, which
 	// nobody can have trusted yet. Neither file may replace one that a
 	// concurrent run has just created, or its leaf would lose its CA.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600, false); err != nil {
+	if err := createFile(keyPath, keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("writing CA key: %w", err)
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644, false); err != nil {
+	if err := createFile(certPath, certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("writing CA certificate: %w", err)
 	}
 	return &CA{Cert: cert, CertPEM: certPEM, key: key}, nil
@@ -197,4 +199,14 @@ func marshalKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("encoding private key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// createFile puts a CA file in place only if none is there, so two runs at
+// once cannot replace each other's CA.
+func createFile(path string, data []byte, mode os.FileMode) error {
+	err := atomicfile.Create(path, data, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s was created by another run meanwhile; run again: %w", path, err)
+	}
+	return err
 }

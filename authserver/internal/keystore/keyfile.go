@@ -13,7 +13,8 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"path/filepath"
+
+	"github.com/tokenbearer/authserver/internal/atomicfile"
 )
 
 // Algorithms are the JWS algorithms Generate and LoadOrCreate support, the
@@ -286,44 +287,14 @@ func parseOKP(j privateJWK) (Key, error) {
 	return NewKey(algOr(j, EdDSA), priv)
 }
 
-// createFileAtomic writes data to a temporary file in path's directory with
-// mode 0600 and links it into place, so a crash never leaves a partial key and
-// an existing file is never replaced: if path exists the error wraps
-// fs.ErrExist. On a file system without hard links it falls back to a rename,
+// createFileAtomic puts the key file in place without ever replacing one (an
+// existing file is an error wrapping fs.ErrExist), so a crash never leaves a
+// partial key. On a file system without hard links it falls back to a rename,
 // which is atomic but lets the last of two simultaneous creators win.
 func createFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	err := atomicfile.Create(path, data, 0o600)
+	if err == nil || errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a link, only the temporary name goes
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	// Persist the new name itself; not every platform can sync a directory.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Replace(path, data, 0o600)
 }
