@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenbearer/authserver/internal/redistest"
 	"github.com/tokenbearer/authserver/internal/secret"
 	"github.com/tokenbearer/authserver/internal/throttle"
-	"github.com/tokenbearer/authserver/internal/throttle/redisbudget/redistest"
 )
 
 // TestLockedOutClientLeavesTheAddressFree: attempts refused because their

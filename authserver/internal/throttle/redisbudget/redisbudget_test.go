@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenbearer/authserver/internal/redistest"
 	"github.com/tokenbearer/authserver/internal/throttle"
 	"github.com/tokenbearer/authserver/internal/throttle/redisbudget"
-	"github.com/tokenbearer/authserver/internal/throttle/redisbudget/redistest"
 	"github.com/tokenbearer/authserver/internal/throttle/throttletest"
 )
 
