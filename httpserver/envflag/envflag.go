@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +28,8 @@ type Set struct {
 	env      map[string]string // flag name -> variable
 	order    []string          // flag names as defined, for the help
 	set      map[string]bool   // flags given or read from their variable by Parse
+	argNames []string          // positional arguments Parse accepts, in order
+	args     []string
 }
 
 // New starts a set. usage is the synopsis after "Usage: ", such as
@@ -63,6 +66,47 @@ func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, us
 	s.fs.DurationVar(p, name, def, usage)
 }
 
+// Period defines a duration flag that also takes whole days, such as 14d,
+// for schedules counted in days; its default prints in days when whole.
+func (s *Set) Period(p *time.Duration, name, env string, def time.Duration, usage string) {
+	s.define(name, env)
+	*p = def
+	s.fs.Var((*period)(p), name, usage)
+}
+
+type period time.Duration
+
+func (d *period) String() string {
+	if v := time.Duration(*d); v > 0 && v%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *period) Set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 32)
+		if err != nil || n < 0 {
+			return errors.New("want a duration such as 90s, 36h or 14d")
+		}
+		*d = period(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v2, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 90s, 36h or 14d")
+	}
+	*d = period(v2)
+	return nil
+}
+
+// Positional names the positional arguments Parse accepts, all required, in
+// this order, before, after or among the flags.
+func (s *Set) Positional(names ...string) { s.argNames = names }
+
+// Args returns the positional arguments Parse read.
+func (s *Set) Args() []string { return s.args }
+
 // Int defines an int flag read from env when not given.
 func (s *Set) Int(p *int, name, env string, def int, usage string) {
 	s.define(name, env)
@@ -86,11 +130,22 @@ func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
 // arguments are refused. After printing the help for -h or --help it
 // returns flag.ErrHelp.
 func (s *Set) Parse(args []string, getenv func(string) string) error {
-	if err := s.fs.Parse(args); err != nil {
-		return err
+	s.args = nil
+	for {
+		if err := s.fs.Parse(args); err != nil {
+			return err
+		}
+		if s.fs.NArg() == 0 {
+			break
+		}
+		if len(s.args) == len(s.argNames) {
+			return fmt.Errorf("unexpected arguments: %q (see --help)", s.fs.Args())
+		}
+		s.args = append(s.args, s.fs.Arg(0))
+		args = s.fs.Args()[1:]
 	}
-	if s.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q (see --help)", s.fs.Args())
+	if len(s.args) < len(s.argNames) {
+		return fmt.Errorf("missing argument %s (see --help)", s.argNames[len(s.args)])
 	}
 	given := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,89 @@ func TestIsSet(t *testing.T) {
 		if got := s.IsSet(name); got != want {
 			t.Errorf("IsSet(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestPeriod(t *testing.T) {
+	tests := []struct {
+		name, arg, env string
+		want           time.Duration
+		wantErr        bool
+	}{
+		{name: "default", want: 14 * 24 * time.Hour},
+		{name: "days", arg: "90d", want: 90 * 24 * time.Hour},
+		{name: "zero days", arg: "0d", want: 0},
+		{name: "go duration", arg: "36h30m", want: 36*time.Hour + 30*time.Minute},
+		{name: "seconds from env", env: "3s", want: 3 * time.Second},
+		{name: "fractional days refused", arg: "1.5d", wantErr: true},
+		{name: "negative days refused", arg: "-2d", wantErr: true},
+		{name: "word refused", arg: "fortnight", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got time.Duration
+			s := New("prog", "", io.Discard)
+			s.Period(&got, "every", "PROG_EVERY", 14*24*time.Hour, "how often")
+			var args []string
+			if tt.arg != "" {
+				args = []string{"--every", tt.arg}
+			}
+			err := s.Parse(args, func(string) string { return tt.env })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	var d time.Duration
+	var help strings.Builder
+	s := New("prog", "", &help)
+	s.Period(&d, "every", "PROG_EVERY", 90*24*time.Hour, "how often")
+	s.Period(&d, "often", "PROG_OFTEN", 30*time.Second, "how often")
+	if err := s.Parse([]string{"--help"}, func(string) string { return "" }); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{`default "90d"`, `default "30s"`} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %s:\n%s", want, help.String())
+		}
+	}
+}
+
+func TestPositional(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantArgs []string
+		wantAddr string
+		wantErr  string
+	}{
+		{name: "before flags", args: []string{"kid1", "--addr", ":1"}, wantArgs: []string{"kid1"}, wantAddr: ":1"},
+		{name: "after flags", args: []string{"--addr", ":1", "kid1"}, wantArgs: []string{"kid1"}, wantAddr: ":1"},
+		{name: "missing", args: []string{"--addr", ":1"}, wantErr: "missing argument KID"},
+		{name: "one too many", args: []string{"kid1", "kid2"}, wantErr: `unexpected arguments: ["kid2"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var addr string
+			s := New("prog", "", io.Discard)
+			s.String(&addr, "addr", "PROG_ADDR", ":8080", "listen `address`")
+			s.Positional("KID")
+			err := s.Parse(tt.args, func(string) string { return "" })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.Args(), tt.wantArgs) || addr != tt.wantAddr {
+				t.Errorf("got args %q addr %q, want %q %q", s.Args(), addr, tt.wantArgs, tt.wantAddr)
+			}
+		})
 	}
 }
