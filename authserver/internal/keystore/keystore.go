@@ -7,6 +7,7 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -45,6 +46,34 @@ func (s *Store) Activate(kid string) error {
 		}
 	}
 	return fmt.Errorf("activating key: kid %q not in store", kid)
+}
+
+// Set replaces every key of the store and the one that signs, at once, so
+// that a reader never sees a signer missing from the published keys. An
+// empty active leaves the store without a signer.
+func (s *Store) Set(keys []Key, active string) error {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k.ID] {
+			return fmt.Errorf("setting keys: kid %q twice", k.ID)
+		}
+		seen[k.ID] = true
+	}
+	if active != "" && !seen[active] {
+		return fmt.Errorf("setting keys: signing kid %q not among them", active)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = slices.Clone(keys)
+	s.active = active
+	return nil
+}
+
+// Active returns the kid of the signing key, empty without one.
+func (s *Store) Active() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.active
 }
 
 // ErrNoSigningKey is returned by Signing before a key was activated.
