@@ -78,10 +78,10 @@ func (s *Sealer) open(slot int64, sealed []byte) ([]byte, error) {
 // plainRecord is a record in clear: the private JWK with its schedule.
 type plainRecord struct {
 	Slot      int64           `json:"slot"`
-	Published time.Time       `json:"published"`
-	Activates time.Time       `json:"activates"`
+	Published time.Time       `json:"published,omitzero"`
+	Activates time.Time       `json:"activates,omitzero"`
 	Retired   *time.Time      `json:"retired,omitempty"`
-	Key       json.RawMessage `json:"key"`
+	Key       json.RawMessage `json:"key,omitempty"`
 }
 
 // storedRecord is what a Source writes: the plain record, or with a Sealer
