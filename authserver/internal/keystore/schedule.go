@@ -49,6 +49,8 @@ type Plan struct {
 	// Ends gives, for each key that stopped or will stop signing, when:
 	// the activation of the key after it.
 	Ends map[int64]time.Time
+	// Due is when the next key is to be made; with Create set, now.
+	Due time.Time
 	// Create, when not nil, is the record of the next key to make, in the
 	// next free slot, without its key.
 	Create *Record
@@ -123,14 +125,17 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 	case latestSigning == nil:
 		// Nothing can sign: tokens would be refused until a pending key
 		// activates, so a key that signs at once is the lesser evil.
+		plan.Due = now
 		plan.Create = &Record{Slot: next, Published: now, Activates: now}
 	default:
 		newest := live[len(live)-1]
 		if newest.Slot == latestSigning.Slot && newest.Key.Algorithm != p.Algorithm {
+			plan.Due = now
 			plan.Create = &Record{Slot: next, Published: now, Activates: now.Add(p.Announce)}
 			break
 		}
 		due := newest.Activates.Add(p.Rotation - p.Announce)
+		plan.Due = later(now, due)
 		if !now.Before(due) {
 			plan.Create = &Record{Slot: next, Published: now,
 				Activates: later(now.Add(p.Announce), newest.Activates.Add(p.Rotation))}
