@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -218,7 +217,6 @@ func TestStoreStartupErrors(t *testing.T) {
 	}
 	port := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
-	dir := t.TempDir()
 	tests := []struct {
 		name, store, wantErr string
 	}{
@@ -229,8 +227,8 @@ func TestStoreStartupErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			err := run(context.Background(), []string{"authserver", "--addr", "127.0.0.1:0", "--key-file", filepath.Join(dir, "k.jwk")},
-				envFrom(map[string]string{"AUTHSERVER_STORE": tt.store}), io.Discard, &logs)
+			err := run(context.Background(), []string{"authserver", "--addr", "127.0.0.1:0"},
+				envFrom(map[string]string{"AUTHSERVER_STORE": tt.store, "AUTHSERVER_KEY_ENCRYPTION_KEY": testEncryptionKey}), io.Discard, &logs)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("run error = %v, want containing %q", err, tt.wantErr)
 			}

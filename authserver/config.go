@@ -36,9 +36,28 @@ type config struct {
 	// Budgets of failed client authentications (brute-force protection).
 	FailuresPerClient throttle.Limit
 	FailuresPerAddr   throttle.Limit
-	// Store is the redis://HOST:PORT/DB URL of the state replicas share
-	// (the failure budgets); empty keeps it in this process.
+	// Store is the redis://HOST:PORT/DB URL of the state replicas share:
+	// the failure budgets and, without KeyDir, the signing keys. Empty keeps
+	// the budgets in this process.
 	Store string
+	// KeyDir is a directory of rotating signing keys shared by replicas;
+	// with it or a Store the keys rotate, without both KeyFile signs forever.
+	KeyDir string
+	// The rotation schedule (keystore.Policy) and how often replicas reread
+	// the keys.
+	KeyAnnounce, KeyRotation, KeyRetain, KeyReload time.Duration
+	// KeyEncryptionKey is the base64 AES-256 key of AUTHSERVER_KEY_ENCRYPTION_KEY
+	// (environment only: a flag would show it in the process list).
+	KeyEncryptionKey string
+}
+
+// rotating says the keys come from a key store and rotate, rather than from
+// the one --key-file.
+func (c config) rotating() bool { return c.KeyDir != "" || c.Store != "" }
+
+// keyPolicy is the rotation schedule of the configuration.
+func (c config) keyPolicy() keystore.Policy {
+	return keystore.Policy{Algorithm: c.SigningAlg, Announce: c.KeyAnnounce, Rotation: c.KeyRotation, Retain: c.KeyRetain}
 }
 
 // defaultAddr is where serve listens and healthcheck probes.
@@ -58,6 +77,7 @@ var commands = []envflag.Command{
 	{Name: "hash-secret", Summary: "print a new client secret and the hash to put in the --config file"},
 	{Name: "healthcheck", Summary: "succeed when the server on --addr is ready, for container health checks"},
 	{Name: "dev-cert", Summary: "write a development CA and a TLS certificate for localhost signed by it, and how to trust it"},
+	{Name: "keys", Summary: "list, rotate, retire or import the signing keys of --key-dir or --store"},
 	{Name: "help", Summary: "print this help; help <command> prints the help of that command"},
 }
 
@@ -96,12 +116,18 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"failed client authentications allowed at once from one remote address")
 	fs.String(&cfg.Store, "store", "AUTHSERVER_STORE", "",
 		"`URL` redis://HOST:PORT/DB of the Redis that replicas share: the failure budgets live there, one per client_id and per address for all replicas; empty keeps them per process")
+	keyStoreFlags(fs, &cfg)
 	tlsCertFlag(fs, &cfg.TLSCert)
 	fs.String(&cfg.TLSKey, "tls-key", "AUTHSERVER_TLS_KEY", "", "PEM private key `file` of --tls-cert")
 	fs.String(&cfg.ClientCA, "client-ca", "AUTHSERVER_CLIENT_CA", "",
 		"PEM `file` of the CA certificates that tls_client_auth client certificates must chain to (RFC 8705); needs --tls-cert")
 	if err := fs.Parse(args, getenv); err != nil {
 		return config{}, err
+	}
+	cfg.KeyEncryptionKey = getenv(keystore.EncryptionKeyEnv)
+	if cfg.rotating() && fs.IsSet("key-file") {
+		return config{}, errors.New("key-file: not used with --key-dir or --store, which keep the keys themselves; " +
+			"to carry the key of the file over, run `authserver keys import --now FILE` with the same --key-dir or --store")
 	}
 	if cfg.TLSCert != "" && !fs.IsSet("issuer") {
 		cfg.Issuer = "https" + strings.TrimPrefix(defaultIssuer, "http")
@@ -146,6 +172,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("store: %w", err))
 		}
 	}
+	errs = append(errs, c.validateKeyStore()...)
 	for _, l := range []struct {
 		name  string
 		limit throttle.Limit
@@ -213,5 +240,11 @@ func (c config) logAttrs() []any {
 		slog.Float64("auth_failure_rate_per_addr", c.FailuresPerAddr.PerMinute),
 		slog.Int("auth_failure_burst_per_addr", c.FailuresPerAddr.Burst),
 		slog.String("store", redactURL(c.Store)),
+		slog.String("key_dir", c.KeyDir),
+		slog.Duration("key_announce", c.KeyAnnounce),
+		slog.Duration("key_rotation", c.KeyRotation),
+		slog.Duration("key_retain", c.KeyRetain),
+		slog.Duration("key_reload", c.KeyReload),
+		slog.Bool("key_encryption_key_set", c.KeyEncryptionKey != ""),
 	}
 }

@@ -25,6 +25,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		TokenLifetime: time.Hour, ShutdownTimeout: 10 * time.Second,
 		FailuresPerClient: throttle.Limit{PerMinute: 10, Burst: 10},
 		FailuresPerAddr:   throttle.Limit{PerMinute: 30, Burst: 30},
+		KeyAnnounce:       14 * 24 * time.Hour, KeyRotation: 90 * 24 * time.Hour, KeyRetain: 14 * 24 * time.Hour, KeyReload: 30 * time.Second,
 	}
 	if cfg != want {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
@@ -77,6 +78,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tt.want.KeyAnnounce, tt.want.KeyRotation, tt.want.KeyRetain, tt.want.KeyReload = defaultKeyAnnounce, defaultKeyRotation, defaultKeyRetain, defaultKeyReload
 			if got != tt.want {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}

@@ -41,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, rest, getenv, stderr)
 	case "dev-cert":
 		return devCert(rest, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "help":
 		// "help" alone is the top-level help, "help healthcheck" that
 		// command's, as "healthcheck --help" prints it.
@@ -50,6 +52,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return run(ctx, append(target, "--help"), getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, hash-secret, healthcheck, dev-cert, help, or flags to serve; see --help)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, hash-secret, healthcheck, dev-cert, keys, help, or flags to serve; see --help)", cmd)
 	}
 }

@@ -29,10 +29,16 @@ var listeningRE = regexp.MustCompile(`msg=listening .*\baddr=(\S+)`)
 // address once it is logged, and a channel with run's result.
 func startRun(t *testing.T, ctx context.Context, args []string) (addr string, logs *syncBuffer, done <-chan error) {
 	t.Helper()
+	return startRunEnv(t, ctx, args, nil)
+}
+
+// startRunEnv is startRun with environment variables.
+func startRunEnv(t *testing.T, ctx context.Context, args []string, env map[string]string) (addr string, logs *syncBuffer, done <-chan error) {
+	t.Helper()
 	logs = &syncBuffer{}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, append([]string{"authserver"}, args...), envFrom(nil), io.Discard, logs)
+		errc <- run(ctx, append([]string{"authserver"}, args...), envFrom(env), io.Discard, logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -62,29 +62,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 
-	key, created, err := keystore.LoadOrCreate(cfg.KeyFile, cfg.SigningAlg)
-	if mismatch := (*keystore.AlgorithmMismatchError)(nil); errors.As(err, &mismatch) {
-		return fmt.Errorf("loading signing key: %w", algorithmSwitchHelp(mismatch))
-	}
-	if err != nil {
-		return fmt.Errorf("loading signing key: %w", err)
-	}
-	keys := keystore.New()
-	if err := keys.Add(key); err != nil {
-		return err
-	}
-	if err := keys.Activate(key.ID); err != nil {
-		return err
-	}
-	logger.Info("signing key ready", "kid", key.ID, "alg", key.Algorithm, "file", cfg.KeyFile, "created", created)
-
-	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
+	var rdb *redis.Client
 	if cfg.Store != "" {
-		rdb, err := openStore(ctx, cfg.Store)
-		if err != nil {
+		if rdb, err = openStore(ctx, cfg.Store); err != nil {
 			return err
 		}
 		defer rdb.Close()
+	}
+	var keys *keystore.Store
+	if cfg.rotating() {
+		m, err := rotatingKeys(ctx, cfg, rdb, logger)
+		if err != nil {
+			return err
+		}
+		keys = m.Store
+		ctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { m.Run(ctx); close(done) }()
+		defer func() { stop(); <-done }()
+	} else if keys, err = fileKey(cfg, logger); err != nil {
+		return err
+	}
+
+	limiter := newAuthThrottle(cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now)
+	if rdb != nil {
 		limiter = newSharedAuthThrottle(rdb, cfg.FailuresPerClient, cfg.FailuresPerAddr, time.Now, logger)
 		logger.Info("failure budgets shared through the store", "store", redactURL(cfg.Store))
 	}
@@ -104,6 +105,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		srv.TLSConfig = serverTLSConfig(certs)
 	}
 	return httpserver.Serve(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// fileKey is the article's developer key: the one --key-file, made on the
+// first start and never rotated.
+func fileKey(cfg config, logger *slog.Logger) (*keystore.Store, error) {
+	key, created, err := keystore.LoadOrCreate(cfg.KeyFile, cfg.SigningAlg)
+	if mismatch := (*keystore.AlgorithmMismatchError)(nil); errors.As(err, &mismatch) {
+		return nil, fmt.Errorf("loading signing key: %w", algorithmSwitchHelp(mismatch))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	keys := keystore.New()
+	if err := keys.Set([]keystore.Key{key}, key.ID); err != nil {
+		return nil, err
+	}
+	logger.Info("signing key ready", "kid", key.ID, "alg", key.Algorithm, "file", cfg.KeyFile, "created", created)
+	return keys, nil
 }
 
 // openStore connects to the Redis of --store and checks that it answers:
@@ -135,16 +154,16 @@ func openStore(ctx context.Context, storeURL string) (*redis.Client, error) {
 // algorithmSwitchHelp says what to do about a key file for another
 // algorithm than --signing-alg. Signing on with the old algorithm would
 // ignore the flag, and replacing the key at once would make every resource
-// server refuse the tokens of the new key until it refetches the JWKS: the
-// key store with rotation (issue 10) will announce the new key before it
-// signs; until then, the operator switches by hand.
+// server refuse the tokens of the new key until it refetches the JWKS. The
+// rotating key store (--key-dir or --store) switches without that gap.
 func algorithmSwitchHelp(m *keystore.AlgorithmMismatchError) error {
-	return fmt.Errorf("%w as --signing-alg asks. authserver does not switch algorithms by itself yet: "+
-		"key rotation (the key store of issue 10) will do it without a restart, publishing the new key before it signs. "+
+	return fmt.Errorf("%w as --signing-alg asks; the --key-file key is never replaced by itself. "+
+		"To switch without refused tokens, move to a rotating key store: run `authserver keys import --now %s` with --key-dir DIR "+
+		"(or --store), then start with that --key-dir and --signing-alg %s: the new key is announced and signs after --key-announce. "+
 		"To switch by hand, stop every authserver using %s, delete or move that file, and start again with --signing-alg %s: "+
-		"a new %s key is created, and tokens signed with the old key are refused once resource servers refetch the JWKS. "+
+		"tokens of the old key are refused once resource servers refetch the JWKS. "+
 		"To keep the current key, start with --signing-alg %s",
-		m, m.Path, m.Want, m.Want, m.Have)
+		m, m.Path, m.Want, m.Path, m.Want, m.Have)
 }
 
 // serverTLSConfig is httpserver's TLS with a request for a client

@@ -74,7 +74,7 @@ func TestRunSigningAlg(t *testing.T) {
 			}
 			for _, want := range []string{
 				"loading signing key", keyFile + " holds a key for " + tt.alg + ", not " + tt.other,
-				"key rotation", "without a restart", "delete or move", "--signing-alg " + tt.other, "--signing-alg " + tt.alg,
+				"authserver keys import --now " + keyFile, "--key-dir", "delete or move", "--signing-alg " + tt.other, "--signing-alg " + tt.alg,
 			} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("got error %q, want it to contain %q", err, want)
