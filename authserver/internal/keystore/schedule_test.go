@@ -50,12 +50,13 @@ func TestSchedule(t *testing.T) {
 		wantDelete    []int64
 		wantCreate    *Record // Slot, Published, Activates compared
 		wantNext      time.Time
+		wantDue       time.Time
 		wantStates    map[int64]State
 	}{
 		{name: "empty store signs at once", now: h(0),
 			wantCreate: &Record{Slot: 1, Published: h(0), Activates: h(0)}},
 		{name: "one key signs until the next is due", records: []Record{rec(1, h(0))}, now: h(1),
-			wantSigner: 1, wantPublished: []int64{1}, wantNext: h(8), wantStates: map[int64]State{1: Signing}},
+			wantSigner: 1, wantPublished: []int64{1}, wantNext: h(8), wantDue: h(8), wantStates: map[int64]State{1: Signing}},
 		{name: "next key is made an announce period before it signs", records: []Record{rec(1, h(0))}, now: h(8),
 			wantSigner: 1, wantPublished: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(8), Activates: h(10)}},
 		{name: "announced key is published, not signing", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(9),
@@ -63,9 +64,9 @@ func TestSchedule(t *testing.T) {
 		{name: "at its activation the new key signs and the old one is retained", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(10),
 			wantSigner: 1 + 1, wantPublished: []int64{1, 2}, wantNext: h(13), wantStates: map[int64]State{1: Retiring, 2: Signing}},
 		{name: "old key deleted after its retain time", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(13),
-			wantSigner: 2, wantPublished: []int64{2}, wantDelete: []int64{1}, wantNext: h(18), wantStates: map[int64]State{1: Expired, 2: Signing}},
+			wantSigner: 2, wantPublished: []int64{2}, wantDelete: []int64{1}, wantNext: h(18), wantDue: h(18), wantStates: map[int64]State{1: Expired, 2: Signing}},
 		{name: "a late replica still announces before use", records: []Record{rec(1, h(0))}, now: h(15),
-			wantSigner: 1, wantPublished: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(15), Activates: h(17)}},
+			wantSigner: 1, wantPublished: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(15), Activates: h(17)}, wantDue: h(15)},
 		{name: "a new algorithm is announced at once", records: []Record{withAlg(rec(1, h(0)), ES256)}, now: h(1),
 			wantSigner: 1, wantPublished: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(1), Activates: h(3)}},
 		{name: "a pending key of another algorithm is left to its schedule", records: []Record{rec(1, h(0)), withAlg(rec(2, h(10)), ES256)}, now: h(9),
@@ -113,6 +114,9 @@ func TestSchedule(t *testing.T) {
 				!got.Create.Published.Equal(tt.wantCreate.Published) || !got.Create.Activates.Equal(tt.wantCreate.Activates)):
 				t.Errorf("create: got slot %d published %v activates %v, want slot %d published %v activates %v",
 					got.Create.Slot, got.Create.Published, got.Create.Activates, tt.wantCreate.Slot, tt.wantCreate.Published, tt.wantCreate.Activates)
+			}
+			if !tt.wantDue.IsZero() && !got.Due.Equal(tt.wantDue) {
+				t.Errorf("due: got %v, want %v", got.Due, tt.wantDue)
 			}
 			if !tt.wantNext.IsZero() && !got.Next.Equal(tt.wantNext) {
 				t.Errorf("next: got %v, want %v", got.Next, tt.wantNext)
