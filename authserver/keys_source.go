@@ -56,6 +56,10 @@ func rotatingKeys(ctx context.Context, cfg config, rdb *redis.Client, logger *sl
 	if err != nil {
 		return nil, fmt.Errorf("loading signing keys from the %s: %w", desc, err)
 	}
+	if cfg.KeyAnnounce < 2*jwksCacheFor {
+		logger.Warn("--key-announce is shorter than twice the JWKS max-age: a resource server that caches the JWKS as long as Cache-Control allows may see a token before its key",
+			"key_announce", cfg.KeyAnnounce, "jwks_max_age", jwksCacheFor)
+	}
 	logger.Info("signing keys ready", "source", desc, "kid", k.ID, "alg", k.Algorithm, "published", len(m.Store.PublicJWKS().Keys))
 	return m, nil
 }

@@ -169,6 +169,9 @@ func TestServeRotatesKeys(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
+			if !strings.Contains(logsA.String(), "shorter than twice the JWKS max-age") {
+				t.Errorf("no warning that a 1s --key-announce is under the JWKS max-age:\n%s", logsA)
+			}
 			if len(signers) < 3 {
 				t.Fatalf("saw %d signing keys in 20 s, want 3 (rotation every 2 s)\n%s", len(signers), logsA)
 			}
