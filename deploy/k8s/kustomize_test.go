@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -95,6 +96,92 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// overlayKustomization is the overlay of README.md that replaces the placeholder key-encryption key, which
+// authserver refuses, with one of the operator's, from bin/k8s-overlay (out of git).
+const overlayKustomization = `resources:
+  - ../../deploy/k8s
+secretGenerator:
+  - name: authserver-key-encryption-key
+    behavior: replace
+    envs: [key-encryption-key.env]
+`
+
+// TestOverlayKeyEncryptionKey builds the README's overlay: every check of the base still holds, and authserver takes
+// the operator's key, under a new hashed name, instead of the placeholder.
+func TestOverlayKeyEncryptionKey(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), overlayKustomization) {
+		t.Fatalf("README.md does not show the overlay of this test:\n%s", overlayKustomization)
+	}
+	const key = "PB10dFfnOzY0hp01InT88maWTUNLNGWQzNnJYJCfC/c=" // openssl rand -base64 32
+	fs := filesys.MakeFsInMemory()
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.WriteFile(path.Join("/repo/deploy/k8s", f), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fs.WriteFile("/repo/bin/k8s-overlay/kustomization.yaml", []byte(overlayKustomization)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFile("/repo/bin/k8s-overlay/key-encryption-key.env", []byte("key="+key+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render(fs, "/repo/bin/k8s-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range check(objs) {
+		t.Error(err)
+	}
+	b := index(objs, new(problems))
+	s := b.secrets["authserver-key-encryption-key"]
+	if s == nil {
+		t.Fatal("no Secret authserver-key-encryption-key")
+	}
+	if got := string(s.Data["key"]); got != key {
+		t.Errorf("Secret authserver-key-encryption-key: key %q, want %q", got, key)
+	}
+	authserver := b.deployments["authserver"].Spec.Template.Spec.Containers[0]
+	i := slices.IndexFunc(authserver.Env, func(e corev1.EnvVar) bool { return e.Name == "AUTHSERVER_KEY_ENCRYPTION_KEY" })
+	if i < 0 || authserver.Env[i].ValueFrom == nil || authserver.Env[i].ValueFrom.SecretKeyRef == nil {
+		t.Fatal("authserver: no AUTHSERVER_KEY_ENCRYPTION_KEY from a Secret")
+	}
+	if got := authserver.Env[i].ValueFrom.SecretKeyRef.Name; got != s.Name {
+		t.Errorf("authserver: AUTHSERVER_KEY_ENCRYPTION_KEY from Secret %s, want the overlay's %s", got, s.Name)
+	}
+}
+
+// TestPlaceholderKeyIsNoKey: the base's key-encryption key must not be one authserver accepts (32 bytes in any
+// base64 alphabet, padded or not), so that applying the base without the overlay fails at start instead of sealing
+// the keys under a key published in git.
+func TestPlaceholderKeyIsNoKey(t *testing.T) {
+	objs, err := render(filesys.MakeFsOnDisk(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := index(objs, new(problems)).secrets["authserver-key-encryption-key"]
+	if s == nil {
+		t.Fatal("no Secret authserver-key-encryption-key")
+	}
+	placeholder := strings.TrimSpace(string(s.Data["key"]))
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.Strict().DecodeString(placeholder); err == nil && len(key) == 32 {
+			t.Errorf("the placeholder %q decodes to 32 bytes: authserver would accept it", placeholder)
+		}
+	}
+}
+
 // TestBaseChecksFail breaks the base in ways a careless edit would and requires that each is caught, by the decoding
 // or by check, for the reason given: otherwise TestBase could pass on a base that lost what it promises.
 func TestBaseChecksFail(t *testing.T) {
@@ -150,6 +237,9 @@ func TestBaseChecksFail(t *testing.T) {
 			"value: /certs/ca.crt", "value: /certs/tls.crt", "VALUESAPI_AUTHORITY_CA"},
 		{"a store on no Service", "authserver.yaml",
 			"redis://redis:6379/0", "redis://redis:6380/0", "AUTHSERVER_STORE"},
+		{"a key file beside the store", "authserver.yaml",
+			"            - name: AUTHSERVER_STORE\n", "            - name: AUTHSERVER_KEY_FILE\n              value: tempkey.jwk\n            - name: AUTHSERVER_STORE\n",
+			"AUTHSERVER_KEY_FILE is set together with AUTHSERVER_STORE"},
 		{"Redis open to every pod", "redis.yaml",
 			"              app.kubernetes.io/name: authserver", "              app.kubernetes.io/name: valuesapi", "NetworkPolicy redis"},
 	}
@@ -732,8 +822,6 @@ func checkWiring(b base, p *problems) {
 		{"authserver", "AUTHSERVER_TLS_CERT", "Secret tokenbearer-tls/tls.crt"},
 		{"authserver", "AUTHSERVER_TLS_KEY", "Secret tokenbearer-tls/tls.key"},
 		{"authserver", "AUTHSERVER_KEY_ENCRYPTION_KEY", "Secret authserver-key-encryption-key/key"},
-		// Today's key file must be writable: authserver creates it at the first start.
-		{"authserver", "AUTHSERVER_KEY_FILE", "emptyDir data"},
 		{"valuesapi", "VALUESAPI_TLS_CERT", "Secret tokenbearer-tls/tls.crt"},
 		{"valuesapi", "VALUESAPI_TLS_KEY", "Secret tokenbearer-tls/tls.key"},
 		{"valuesapi", "VALUESAPI_AUTHORITY_CA", "Secret tokenbearer-tls/ca.crt"},
@@ -768,6 +856,19 @@ func checkWiring(b base, p *problems) {
 	if err := b.servedAt(store, "redis", "redis"); err != nil {
 		p.addf("AUTHSERVER_STORE %q: %v", store, err)
 	}
+	// The keys live in the store; authserver refuses to start with a key file beside it.
+	if hasEnv(authserver, "AUTHSERVER_KEY_FILE") {
+		for _, other := range []string{"AUTHSERVER_STORE", "AUTHSERVER_KEY_DIR"} {
+			if hasEnv(authserver, other) {
+				p.addf("authserver: AUTHSERVER_KEY_FILE is set together with %s, which authserver refuses: the keys live in the store", other)
+			}
+		}
+	}
+}
+
+// hasEnv says whether c sets the variable name, by a value or from a Secret or ConfigMap.
+func hasEnv(c corev1.Container, name string) bool {
+	return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
 }
 
 // servedAt wants rawURL to be scheme://SERVICE:PORT with a port of the Service, whose pods are those of the
