@@ -55,6 +55,14 @@ type config struct {
 // the one --key-file.
 func (c config) rotating() bool { return c.KeyDir != "" || c.Store != "" }
 
+// keyFileInUse is --key-file, or what replaces it with a key store.
+func (c config) keyFileInUse() string {
+	if c.rotating() {
+		return "(none: the key store signs)"
+	}
+	return c.KeyFile
+}
+
 // keyPolicy is the rotation schedule of the configuration.
 func (c config) keyPolicy() keystore.Policy {
 	return keystore.Policy{Algorithm: c.SigningAlg, Announce: c.KeyAnnounce, Rotation: c.KeyRotation, Retain: c.KeyRetain}
@@ -229,7 +237,7 @@ func (c config) logAttrs() []any {
 		slog.String("addr", c.Addr),
 		slog.String("issuer", c.Issuer),
 		slog.String("config", source),
-		slog.String("key_file", c.KeyFile),
+		slog.String("key_file", c.keyFileInUse()),
 		slog.String("signing_alg", c.SigningAlg),
 		slog.Duration("token_lifetime", c.TokenLifetime),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

@@ -173,11 +173,15 @@ func printKeys(w io.Writer, records []keystore.Record, now time.Time, p keystore
 		if !until.IsZero() {
 			deleted = until.Add(p.Retain)
 		}
+		from := r.Activates
 		if !r.Retired.IsZero() {
 			until, deleted = r.Retired, r.Retired.Add(p.Retain)
+			if !r.Retired.After(r.Activates) { // retired before it ever signed
+				from, until = time.Time{}, time.Time{}
+			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Slot, r.Key.ID, r.Key.Algorithm, plan.States[r.Slot],
-			stamp(r.Published), stamp(r.Activates), stamp(until), stamp(deleted))
+			stamp(r.Published), stamp(from), stamp(until), stamp(deleted))
 	}
 	tw.Flush()
 	switch {

@@ -88,6 +88,15 @@ func TestKeysCommand(t *testing.T) {
 		t.Errorf("list does not show %s retired:\n%s", emergency, out)
 	}
 
+	// A key retired before it signed never signed: no times of signing.
+	if _, err := keys(t, nil, append([]string{"retire", announced}, d...)...); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = keys(t, nil, append([]string{"list"}, d...)...)
+	if !regexp.MustCompile(regexp.QuoteMeta(announced) + `\s+EdDSA\s+retired\s+\S+\s+-\s+-\s+\S+`).MatchString(out) {
+		t.Errorf("list shows times of signing for %s, retired while announced:\n%s", announced, out)
+	}
+
 	for _, tt := range []struct {
 		name    string
 		args    []string
