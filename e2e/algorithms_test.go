@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -92,24 +93,41 @@ func TestAlgorithms(t *testing.T) {
 // publishedKeys returns the JWKS keys of authserver at authURL with every member as a string.
 func publishedKeys(t *testing.T, authURL string) []map[string]string {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
+	keys, err := fetchJWKS(&http.Client{Timeout: 10 * time.Second}, authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// fetchJWKS is publishedKeys without a *testing.T, for goroutines that must not call Fatal.
+func fetchJWKS(client *http.Client, authURL string) ([]map[string]string, error) {
 	resp, err := client.Get(authURL + "/.well-known/openid-configuration/jwks")
 	if err != nil {
-		t.Fatalf("GET jwks: %v", err)
+		return nil, fmt.Errorf("GET jwks: %w", err)
 	}
 	defer resp.Body.Close()
 	var set struct {
 		Keys []map[string]string `json:"keys"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
-		t.Fatalf("decoding jwks: %v", err)
+		return nil, fmt.Errorf("decoding jwks: %w", err)
 	}
-	return set.Keys
+	return set.Keys, nil
 }
 
 // tokenHeader decodes the JOSE header of a compact JWS without verifying anything.
 func tokenHeader(t *testing.T, token string) map[string]any {
 	t.Helper()
+	header, err := decodeTokenHeader(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return header
+}
+
+// decodeTokenHeader is tokenHeader without a *testing.T.
+func decodeTokenHeader(token string) (map[string]any, error) {
 	raw, _, _ := strings.Cut(token, ".")
 	b, err := base64.RawURLEncoding.DecodeString(raw)
 	var header map[string]any
@@ -117,7 +135,7 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 		err = json.Unmarshal(b, &header)
 	}
 	if err != nil {
-		t.Fatalf("token header %q: %v", raw, err)
+		return nil, fmt.Errorf("token header %q: %w", raw, err)
 	}
-	return header
+	return header, nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,10 +12,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// demoClient is the form of the article's Postman request: the embedded demo client, by client_secret_post.
+var demoClient = url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}}
+
 // fetchToken asks authserver for a token with the demo client, as the article's Postman request does.
 func fetchToken(t *testing.T, authURL string) string {
 	t.Helper()
-	token, _ := requestToken(t, authURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"ApiClient"}, "client_secret": {"secret"}})
+	token, _ := requestToken(t, authURL, demoClient)
 	return token
 }
 
@@ -22,23 +26,32 @@ func fetchToken(t *testing.T, authURL string) string {
 // (valuesapi verifies it; the tests only look at what authserver put in it).
 func requestToken(t *testing.T, authURL string, form url.Values) (string, jwt.MapClaims) {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
+	token, err := postToken(&http.Client{Timeout: 10 * time.Second}, authURL, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		t.Fatalf("reading the token's claims: %v", err)
+	}
+	return token, claims
+}
+
+// postToken is requestToken without a *testing.T, for goroutines that must not call Fatal; it returns the token
+// alone.
+func postToken(client *http.Client, authURL string, form url.Values) (string, error) {
 	resp, err := client.Post(authURL+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	if err != nil {
-		t.Fatalf("POST /connect/token: %v", err)
+		return "", fmt.Errorf("POST /connect/token: %w", err)
 	}
 	defer resp.Body.Close()
 	var body struct {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
-		t.Fatalf("token request (client %s, scope %q): status %d, decode error %v", form.Get("client_id"), form.Get("scope"), resp.StatusCode, err)
+		return "", fmt.Errorf("token request (client %s, scope %q): status %d, decode error %v", form.Get("client_id"), form.Get("scope"), resp.StatusCode, err)
 	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(body.AccessToken, claims); err != nil {
-		t.Fatalf("reading the token's claims: %v", err)
-	}
-	return body.AccessToken, claims
+	return body.AccessToken, nil
 }
 
 // jwksKids lists the kid of every key authserver publishes; it fails the test unless there is at least one key
