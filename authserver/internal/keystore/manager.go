@@ -40,10 +40,14 @@ const maxCreateRaces = 3
 // On an error the Store keeps what it had: a replica that cannot reach the
 // source goes on signing with the keys it knows.
 func (m *Manager) Sync(ctx context.Context) error {
-	now := m.now()
+	var now time.Time
 	var plan Plan
 	var records []Record
 	for attempt := 0; ; attempt++ {
+		// Read the clock again after losing a slot: the winner's key
+		// activates at the winner's now, which a stale now would place in
+		// the future, leaving nothing that signs.
+		now = m.now()
 		var err error
 		records, err = m.Source.List(ctx)
 		if err != nil {

@@ -309,3 +309,42 @@ func TestRunSyncsWhenAKeyActivates(t *testing.T) {
 	<-done
 
 }
+
+// racingSource is a memSource where another replica, whose clock runs
+// ahead, creates the first slot between this replica's List and Create.
+type racingSource struct {
+	*memSource
+	ahead time.Time
+	raced bool
+}
+
+func (s *racingSource) Create(ctx context.Context, r keystore.Record) error {
+	if !s.raced {
+		s.raced = true
+		k, _ := sharedGenerator(keystore.EdDSA)
+		if err := s.memSource.Create(ctx, keystore.Record{Slot: r.Slot, Key: k, Published: s.ahead, Activates: s.ahead}); err != nil {
+			return err
+		}
+	}
+	return s.memSource.Create(ctx, r)
+}
+
+// TestLosingTheFirstSlotToAReplicaAhead: replicas starting together on an
+// empty store make one key between them, even when the winner's clock is
+// ahead, and all sign with it at once.
+func TestLosingTheFirstSlotToAReplicaAhead(t *testing.T) {
+	clk := throttletest.NewClock()
+	src := &racingSource{memSource: newMemSource(), ahead: clk.Now().Add(50 * time.Millisecond)}
+	var logs bytes.Buffer
+	m := newManager(src, clk, &logs)
+	if err := m.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if src.created != 1 {
+		t.Errorf("%d keys in the store, want only the winner's\n%s", src.created, logs.String())
+	}
+	k, err := m.Store.Signing()
+	if err != nil || k.ID != src.records[1].Key.ID {
+		t.Errorf("signing with %q (%v), want the winner's key %s", k.ID, err, src.records[1].Key.ID)
+	}
+}

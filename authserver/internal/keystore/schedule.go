@@ -89,15 +89,21 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 	slices.SortFunc(live, func(a, b Record) int {
 		return cmp.Or(a.Activates.Compare(b.Activates), cmp.Compare(a.Slot, b.Slot))
 	})
+	// A key made to sign at once (Activates equal to Published: the first
+	// key of an empty store, or an emergency) signs from its creation, even
+	// when the clock of the replica that made it runs a little ahead of
+	// this one's: else this replica would see nothing signing and make a
+	// second such key.
+	active := func(r Record) bool { return !r.Activates.After(now) || r.Activates.Equal(r.Published) }
 	var latestSigning *Record
 	for i, r := range live {
-		if r.Activates.After(now) {
+		if !active(r) {
 			plan.States[r.Slot] = Announced
 			plan.Next = earliest(plan.Next, now, r.Activates)
 			plan.Published = append(plan.Published, r.Slot)
 			continue
 		}
-		if i+1 == len(live) || live[i+1].Activates.After(now) {
+		if i+1 == len(live) || !active(live[i+1]) {
 			plan.States[r.Slot] = Signing
 			plan.Signer = r.Slot
 			plan.Published = append(plan.Published, r.Slot)

@@ -88,6 +88,10 @@ func TestSchedule(t *testing.T) {
 			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(3), wantStates: map[int64]State{1: Retiring, 2: Signing}},
 		{name: "emergency key signs at once, the old one retained", records: []Record{rec(1, h(0)), rec(2, h(5))}, now: h(5),
 			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(8)},
+		{name: "a key made to sign at once on a clock ahead signs at once", records: []Record{{Slot: 1, Key: edKeys()[1], Published: h(0.001), Activates: h(0.001)}}, now: h(0),
+			wantSigner: 1, wantPublished: []int64{1}, wantStates: map[int64]State{1: Signing}},
+		{name: "an emergency key on a clock ahead takes over at once", records: []Record{rec(1, h(-1)), {Slot: 2, Key: edKeys()[2], Published: h(0.001), Activates: h(0.001)}}, now: h(0),
+			wantSigner: 2, wantPublished: []int64{1, 2}, wantStates: map[int64]State{1: Retiring, 2: Signing}},
 		{name: "next slot follows retired slots too", records: []Record{retiredAt(rec(7, h(0)), h(0))}, now: h(1),
 			wantCreate: &Record{Slot: 8, Published: h(1), Activates: h(1)}, wantNext: h(3)},
 	}
