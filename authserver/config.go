@@ -48,7 +48,7 @@ type config struct {
 	KeyAnnounce, KeyRotation, KeyRetain, KeyReload time.Duration
 	// KeyEncryptionKey is the base64 AES-256 key of AUTHSERVER_KEY_ENCRYPTION_KEY
 	// (environment only: a flag would show it in the process list).
-	KeyEncryptionKey string
+	KeyEncryptionKey secretValue
 }
 
 // rotating says the keys come from a key store and rotate, rather than from
@@ -132,7 +132,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if err := fs.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
-	cfg.KeyEncryptionKey = getenv(keystore.EncryptionKeyEnv)
+	cfg.KeyEncryptionKey = secretValue(getenv(keystore.EncryptionKeyEnv))
 	if cfg.rotating() && fs.IsSet("key-file") {
 		return config{}, errors.New("key-file: not used with --key-dir or --store, which keep the keys themselves; " +
 			"to carry the key of the file over, run `authserver keys import --now FILE` with the same --key-dir or --store")

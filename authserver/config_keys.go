@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/tokenbearer/authserver/internal/keystore"
@@ -18,6 +19,23 @@ const (
 	defaultKeyRetain   = 14 * 24 * time.Hour
 	defaultKeyReload   = 30 * time.Second
 )
+
+// secretValue is a setting that must never be printed: formatted or
+// logged, it shows only whether it is set.
+type secretValue string
+
+func (s secretValue) String() string {
+	if s == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+// LogValue keeps the value out of slog output.
+func (s secretValue) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// GoString keeps it out of %#v.
+func (s secretValue) GoString() string { return s.String() }
 
 // keyStoreFlags are the flags of the rotating key store, shared by serve and
 // the keys command so that both read the same keys the same way.
@@ -37,7 +55,7 @@ func keyStoreFlags(fs *envflag.Set, cfg *config) {
 func (c *config) validateKeyStore() []error {
 	var errs []error
 	if c.KeyEncryptionKey != "" {
-		if _, err := keystore.NewSealer(c.KeyEncryptionKey); err != nil {
+		if _, err := keystore.NewSealer(string(c.KeyEncryptionKey)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -50,6 +68,11 @@ func (c *config) validateKeyStore() []error {
 	}
 	if c.KeyRotation <= 0 {
 		errs = append(errs, errors.New("key-rotation: must be positive"))
+	}
+	// A rotation shorter than the announce period keeps several announced
+	// keys at once, and the JWKS grows with every rotation.
+	if c.KeyRotation > 0 && c.KeyRotation < c.KeyAnnounce {
+		errs = append(errs, fmt.Errorf("key-rotation: %v must be at least --key-announce (%v)", c.KeyRotation, c.KeyAnnounce))
 	}
 	if c.KeyReload < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("key-reload: %v must be at least 100ms", c.KeyReload))

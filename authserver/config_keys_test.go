@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -26,6 +28,7 @@ func TestKeyStoreConfigErrors(t *testing.T) {
 			wantErr: "decodes to 5 bytes, want 32"},
 		{name: "retain shorter than tokens", args: []string{"--key-dir", "k", "--key-retain", "30m"}, wantErr: "key-retain: 30m0s must be at least --token-lifetime (1h0m0s)"},
 		{name: "announce shorter than reload", args: []string{"--key-dir", "k", "--key-announce", "10s"}, wantErr: "key-announce: 10s must be at least --key-reload (30s)"},
+		{name: "rotation shorter than announce", args: []string{"--key-dir", "k", "--key-rotation", "1d"}, wantErr: "key-rotation: 24h0m0s must be at least --key-announce (336h0m0s)"},
 		{name: "zero rotation", args: []string{"--key-dir", "k", "--key-rotation", "0d"}, wantErr: "key-rotation: must be positive"},
 		{name: "reload too fast", args: []string{"--key-dir", "k", "--key-reload", "1ms", "--key-announce", "1s"}, wantErr: "key-reload: 1ms must be at least 100ms"},
 		{name: "days in the environment", env: map[string]string{"AUTHSERVER_KEY_DIR": "k", "AUTHSERVER_KEY_RETAIN": "fortnight"}, wantErr: "AUTHSERVER_KEY_RETAIN"},
@@ -50,8 +53,18 @@ func TestKeyStoreConfigAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.rotating() || cfg.KeyEncryptionKey != testEncryptionKey || cfg.keyPolicy().Rotation.Seconds() != 4 {
+	if !cfg.rotating() || string(cfg.KeyEncryptionKey) != testEncryptionKey || cfg.keyPolicy().Rotation.Seconds() != 4 {
 		t.Errorf("got %+v", cfg)
+	}
+	for _, printed := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v %#v", cfg, cfg)} {
+		if strings.Contains(printed, testEncryptionKey) {
+			t.Errorf("the encryption key is in the printed config: %s", printed)
+		}
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "cfg", cfg, "key", cfg.KeyEncryptionKey)
+	if strings.Contains(logged.String(), testEncryptionKey) {
+		t.Errorf("the encryption key is logged: %s", logged.String())
 	}
 	for _, a := range cfg.logAttrs() {
 		if strings.Contains(a.(interface{ String() string }).String(), testEncryptionKey) {

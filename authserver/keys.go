@@ -60,7 +60,8 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	usage := "authserver keys " + verb + " [flags]"
 	switch verb {
 	case "retire":
-		usage = "authserver keys retire KID [flags]"
+		// A kid is base64url and may start with "-": put it after "--".
+		usage = "authserver keys retire [flags] [--] KID"
 	case "import":
 		usage = "authserver keys import FILE [flags]"
 	}
@@ -69,7 +70,7 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs.String(&cfg.Store, "store", "AUTHSERVER_STORE", "", "`URL` redis://HOST:PORT/DB of the key store, when it is not --key-dir")
 	keyStoreFlags(fs, &cfg.config)
 	fs.String(&cfg.SigningAlg, "signing-alg", "AUTHSERVER_SIGNING_ALG", keystore.RS256,
-		"JWS `algorithm` of a new key (rotate), or of an RSA key imported from PEM: "+strings.Join(keystore.Algorithms, ", "))
+		"JWS `algorithm` of a new key (rotate), or of an RSA key imported from PEM: "+strings.Join(keystore.Algorithms, ", ")+"; without it, the algorithm of the key that signs now")
 	fs.Duration(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime of the servers, which --key-retain must cover")
 	switch verb {
 	case "rotate", "import":
@@ -87,7 +88,7 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	} else if err != nil {
 		return err
 	}
-	cfg.KeyEncryptionKey = getenv(keystore.EncryptionKeyEnv)
+	cfg.KeyEncryptionKey = secretValue(getenv(keystore.EncryptionKeyEnv))
 	if !cfg.rotating() {
 		return errors.New("keys: give --key-dir or --store: the --key-file key never rotates, so there is nothing to manage")
 	}
@@ -110,6 +111,16 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	now := time.Now()
+	if !fs.IsSet("signing-alg") {
+		// Without --signing-alg, new keys are of the algorithm that signs
+		// now, not the default's: on an ES256 deployment `keys rotate`
+		// makes an ES256 key.
+		if alg, err := signingAlg(ctx, src, now, cfg.keyPolicy()); err != nil {
+			return fmt.Errorf("reading signing keys from the %s: %w", desc, err)
+		} else if alg != "" {
+			cfg.SigningAlg = alg
+		}
+	}
 	switch verb {
 	case "list":
 		records, err := src.List(ctx)
@@ -154,6 +165,21 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 			"refuse its tokens until they do. To withdraw a leaked key, now run: authserver keys retire KID\n", cfg.KeyReload)
 	}
 	return nil
+}
+
+// signingAlg is the algorithm of the key that signs now, empty without one.
+func signingAlg(ctx context.Context, src keystore.Source, now time.Time, p keystore.Policy) (string, error) {
+	records, err := src.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	plan := keystore.Schedule(records, now, p)
+	for _, r := range records {
+		if r.Slot == plan.Signer {
+			return r.Key.Algorithm, nil
+		}
+	}
+	return "", nil
 }
 
 // printKeys writes the table of `keys list`: each key's state now and the

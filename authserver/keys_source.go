@@ -19,7 +19,7 @@ func openKeySource(cfg config, rdb *redis.Client) (keystore.Source, string, erro
 	var sealer *keystore.Sealer
 	if cfg.KeyEncryptionKey != "" {
 		var err error
-		if sealer, err = keystore.NewSealer(cfg.KeyEncryptionKey); err != nil {
+		if sealer, err = keystore.NewSealer(string(cfg.KeyEncryptionKey)); err != nil {
 			return nil, "", err
 		}
 	}
@@ -49,12 +49,15 @@ func rotatingKeys(ctx context.Context, cfg config, rdb *redis.Client, logger *sl
 		return nil, err
 	}
 	m := &keystore.Manager{Source: src, Policy: cfg.keyPolicy(), Store: keystore.New(), Reload: cfg.KeyReload, Logger: logger}
-	if err := m.Sync(ctx); err != nil {
-		return nil, fmt.Errorf("loading signing keys from the %s: %w", desc, err)
-	}
+	syncErr := m.Sync(ctx)
 	k, err := m.Store.Signing()
 	if err != nil {
-		return nil, fmt.Errorf("loading signing keys from the %s: %w", desc, err)
+		return nil, fmt.Errorf("loading signing keys from the %s: %w", desc, errors.Join(syncErr, err))
+	}
+	if syncErr != nil {
+		// A key signs, but the store refused a change (a read-only
+		// directory, say): serve, and let Run retry.
+		logger.Warn("signing keys loaded, but the key store refused a change", "source", desc, "err", syncErr)
 	}
 	if cfg.KeyAnnounce < 2*jwksCacheFor {
 		logger.Warn("--key-announce is shorter than twice the JWKS max-age: a resource server that caches the JWKS as long as Cache-Control allows may see a token before its key",

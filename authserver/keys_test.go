@@ -134,6 +134,11 @@ func TestKeysCommandOnRedis(t *testing.T) {
 	if err != nil || !regexp.MustCompile(regexp.QuoteMeta(m[1])+`\s+ES256\s+signing\b`).MatchString(out) {
 		t.Fatalf("list on Redis: %q, %v", out, err)
 	}
+	// Without --signing-alg a new key is of the algorithm that signs, not RS256.
+	out, err = keys(t, env, "rotate")
+	if m := addedRE.FindStringSubmatch(out); err != nil || m == nil || m[2] != "ES256" {
+		t.Errorf("rotate without --signing-alg on an ES256 store: %q, %v; want an ES256 key", out, err)
+	}
 	env["AUTHSERVER_KEY_ENCRYPTION_KEY"] = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))
 	if _, err := keys(t, env, "list"); err == nil || !strings.Contains(err.Error(), "does not open") {
 		t.Errorf("list with another encryption key: got %v, want the record refused", err)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,9 @@ func (d *period) String() string {
 
 func (d *period) Set(v string) error {
 	if days, ok := strings.CutSuffix(v, "d"); ok {
+		// 106751 days is the longest time.Duration holds.
 		n, err := strconv.ParseInt(days, 10, 32)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > int64(math.MaxInt64/(24*time.Hour)) {
 			return errors.New("want a duration such as 90s, 36h or 14d")
 		}
 		*d = period(time.Duration(n) * 24 * time.Hour)

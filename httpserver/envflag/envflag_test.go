@@ -160,6 +160,8 @@ func TestPeriod(t *testing.T) {
 		{name: "fractional days refused", arg: "1.5d", wantErr: true},
 		{name: "negative days refused", arg: "-2d", wantErr: true},
 		{name: "word refused", arg: "fortnight", wantErr: true},
+		{name: "days beyond a Duration refused", arg: "200000d", wantErr: true},
+		{name: "longest days", arg: "106751d", want: 106751 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +207,7 @@ func TestPositional(t *testing.T) {
 		{name: "before flags", args: []string{"kid1", "--addr", ":1"}, wantArgs: []string{"kid1"}, wantAddr: ":1"},
 		{name: "after flags", args: []string{"--addr", ":1", "kid1"}, wantArgs: []string{"kid1"}, wantAddr: ":1"},
 		{name: "missing", args: []string{"--addr", ":1"}, wantErr: "missing argument KID"},
+		{name: "dash-led after --", args: []string{"--addr", ":1", "--", "-kid"}, wantArgs: []string{"-kid"}, wantAddr: ":1"},
 		{name: "one too many", args: []string{"kid1", "kid2"}, wantErr: `unexpected arguments: ["kid2"]`},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,8 @@ type Manager struct {
 	next time.Time
 	// known are the records of the last successful sync.
 	known []Record
+	// retired are the kids this process saw retired, and when.
+	retired map[string]time.Time
 }
 
 // maxCreateRaces bounds how often Sync retries after losing a slot to
@@ -37,12 +39,15 @@ type Manager struct {
 const maxCreateRaces = 3
 
 // Sync reads the source once, applies the schedule and updates the Store.
-// On an error the Store keeps what it had: a replica that cannot reach the
-// source goes on signing with the keys it knows.
+// When the source cannot be read the Store follows the schedule of the
+// records last read (the times are in them), so that a replica cut off from
+// the store still switches signers with the others and drops expired keys.
+// Failing to create or delete a key is reported after the Store is updated.
 func (m *Manager) Sync(ctx context.Context) error {
 	var now time.Time
 	var plan Plan
 	var records []Record
+	var createErr error
 	for attempt := 0; ; attempt++ {
 		// Read the clock again after losing a slot: the winner's key
 		// activates at the winner's now, which a stale now would place in
@@ -51,40 +56,90 @@ func (m *Manager) Sync(ctx context.Context) error {
 		var err error
 		records, err = m.Source.List(ctx)
 		if err != nil {
+			m.follow(now)
 			return fmt.Errorf("reading signing keys: %w", err)
 		}
 		if len(records) == 0 && len(m.known) > 0 {
 			if records, err = m.restore(ctx, now); err != nil {
+				m.follow(now)
 				return err
 			}
 		}
+		records = m.refuseUnretired(records)
 		plan = Schedule(records, now, m.Policy)
-		if plan.Create == nil {
+		if plan.Create == nil || createErr != nil || attempt > maxCreateRaces {
 			break
 		}
 		created, err := m.create(ctx, *plan.Create)
-		if err != nil && !errors.Is(err, ErrSlotTaken) {
-			return err
-		}
-		if err == nil {
+		switch {
+		case err == nil:
 			m.Logger.Info("created signing key", "slot", created.Slot, "kid", created.Key.ID,
 				"alg", created.Key.Algorithm, "activates", created.Activates)
+			// Read it back, once more, so that this replica uses exactly
+			// what the others use; one key per sync is enough.
+			attempt = maxCreateRaces
+		case errors.Is(err, ErrSlotTaken):
+			// Another replica made the key: read it back.
+		default:
+			createErr = err
 		}
-		if attempt == maxCreateRaces {
-			return fmt.Errorf("creating signing key: lost slot %d to another replica %d times", plan.Create.Slot, attempt+1)
-		}
-		// Whoever won, the new key is in the source now: read it back so
-		// that this replica uses exactly what the others use.
-	}
-	for _, slot := range plan.Delete {
-		if err := m.Source.Delete(ctx, slot); err != nil {
-			return fmt.Errorf("deleting signing key of slot %d: %w", slot, err)
-		}
-		m.Logger.Info("deleted signing key", "slot", slot, "state", plan.States[slot])
 	}
 	m.next = plan.Next
 	m.known = slices.DeleteFunc(slices.Clone(records), func(r Record) bool { return slices.Contains(plan.Delete, r.Slot) })
-	return m.apply(records, plan)
+	if err := m.apply(records, plan); err != nil {
+		return err
+	}
+	if createErr == nil && plan.Create != nil {
+		createErr = fmt.Errorf("creating signing key: slot %d is still due after %d tries", plan.Create.Slot, maxCreateRaces+1)
+	}
+	var errs []error
+	if createErr != nil {
+		errs = append(errs, createErr)
+	}
+	for _, slot := range plan.Delete {
+		if err := m.Source.Delete(ctx, slot); err != nil {
+			errs = append(errs, fmt.Errorf("deleting signing key of slot %d: %w", slot, err))
+			continue
+		}
+		m.Logger.Info("deleted signing key", "slot", slot, "state", plan.States[slot])
+	}
+	return errors.Join(errs...)
+}
+
+// follow sets the Store to the schedule of the records last read, at now.
+func (m *Manager) follow(now time.Time) {
+	if len(m.known) == 0 {
+		return
+	}
+	plan := Schedule(m.known, now, m.Policy)
+	m.next = plan.Next
+	if err := m.apply(m.known, plan); err != nil {
+		m.Logger.Warn("signing keys: following the last records read", "err", err)
+	}
+}
+
+// refuseUnretired keeps retired a key this process saw retired, whatever
+// the source says now: a retired key back in its earlier record is a
+// rollback (an old copy of a sealed record written back), and a retired key
+// leaked.
+func (m *Manager) refuseUnretired(records []Record) []Record {
+	if m.retired == nil {
+		m.retired = map[string]time.Time{}
+	}
+	for i, r := range records {
+		at, seen := m.retired[r.Key.ID]
+		switch {
+		case !r.Retired.IsZero():
+			if !seen {
+				m.retired[r.Key.ID] = r.Retired
+			}
+		case seen:
+			m.Logger.Warn("a retired key is back in the store as not retired: kept retired; someone with write access to the store may have written back an old record",
+				"kid", r.Key.ID, "slot", r.Slot)
+			records[i].Retired = at
+		}
+	}
+	return records
 }
 
 // restore writes back the records this replica held when it finds the
@@ -94,17 +149,20 @@ func (m *Manager) Sync(ctx context.Context) error {
 // records, and the slot lock keeps the first of each.
 func (m *Manager) restore(ctx context.Context, now time.Time) ([]Record, error) {
 	doomed := Schedule(m.known, now, m.Policy).Delete
-	var n int
+	var written int
 	for _, r := range m.known {
 		if slices.Contains(doomed, r.Slot) {
 			continue
 		}
-		if err := m.Source.Create(ctx, r); err != nil && !errors.Is(err, ErrSlotTaken) {
+		err := m.Source.Create(ctx, r)
+		if err != nil && !errors.Is(err, ErrSlotTaken) {
 			return nil, fmt.Errorf("restoring signing keys into the empty store: %w", err)
 		}
-		n++
+		if err == nil {
+			written++
+		}
 	}
-	m.Logger.Warn("the key store was empty: wrote back the keys this replica held", "keys", n)
+	m.Logger.Warn("the key store was empty: wrote back the keys this replica held", "keys", written)
 	records, err := m.Source.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading signing keys: %w", err)
@@ -174,9 +232,8 @@ func (m *Manager) Run(ctx context.Context) {
 		case err != nil && ctx.Err() != nil:
 			return
 		case err != nil:
-			m.Logger.Warn("signing keys not synced; signing on with the keys already loaded", "err", err)
+			m.Logger.Warn("signing keys not synced; following the schedule of the keys last read", "err", err)
 			failing = true
-			m.next = time.Time{}
 		case failing:
 			m.Logger.Info("signing keys synced again")
 			failing = false

@@ -20,10 +20,11 @@ import (
 // memSource is a Source in memory that counts creations and can be made
 // to fail.
 type memSource struct {
-	mu      sync.Mutex
-	records map[int64]keystore.Record
-	created int
-	fail    error
+	mu         sync.Mutex
+	records    map[int64]keystore.Record
+	created    int
+	fail       error
+	failDelete error
 }
 
 func newMemSource() *memSource { return &memSource{records: map[int64]keystore.Record{}} }
@@ -69,6 +70,9 @@ func (s *memSource) Update(_ context.Context, r keystore.Record) error {
 func (s *memSource) Delete(_ context.Context, slot int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failDelete != nil {
+		return s.failDelete
+	}
 	delete(s.records, slot)
 	return nil
 }
@@ -346,5 +350,91 @@ func TestLosingTheFirstSlotToAReplicaAhead(t *testing.T) {
 	k, err := m.Store.Signing()
 	if err != nil || k.ID != src.records[1].Key.ID {
 		t.Errorf("signing with %q (%v), want the winner's key %s", k.ID, err, src.records[1].Key.ID)
+	}
+}
+
+// TestManagerFollowsTheScheduleWhileTheSourceFails: a replica cut off from
+// the store switches to the announced key when it activates and drops the
+// old one after its retain time, as the replicas that can read the store do.
+func TestManagerFollowsTheScheduleWhileTheSourceFails(t *testing.T) {
+	src, clk := newMemSource(), throttletest.NewClock()
+	m := newManager(src, clk, &bytes.Buffer{})
+	ctx := context.Background()
+	for _, step := range []time.Duration{0, 8 * time.Hour} { // slot 1, then slot 2 announced for 10h
+		clk.Advance(step)
+		if err := m.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := src.records[1].Key.ID, src.records[2].Key.ID
+	src.fail = errors.New("connection refused")
+	clk.Advance(2*time.Hour + time.Second)
+	if err := m.Sync(ctx); err == nil {
+		t.Fatal("got no error from a failing source")
+	}
+	if k, _ := m.Store.Signing(); k.ID != second {
+		t.Errorf("cut off past the activation of slot 2: signing with %s, want %s", k.ID, second)
+	}
+	clk.Advance(3 * time.Hour)
+	m.Sync(ctx)
+	if got := kids(m.Store); slices.Contains(got, first) {
+		t.Errorf("cut off past the retain time of slot 1: still publishing it: %v", got)
+	}
+}
+
+// TestManagerAppliesDespiteFailedDeletes: a store that refuses deletes
+// (read-only, or an ACL without HDEL) does not stop the signer switching.
+func TestManagerAppliesDespiteFailedDeletes(t *testing.T) {
+	src, clk := newMemSource(), throttletest.NewClock()
+	src.failDelete = errors.New("READONLY")
+	m := newManager(src, clk, &bytes.Buffer{})
+	ctx := context.Background()
+	var lastErr error
+	for range 25 * 4 { // 25 hours in steps of 15 minutes: two rotations, slot 3 signing from 20h
+		clk.Advance(15 * time.Minute)
+		lastErr = m.Sync(ctx)
+	}
+	if lastErr == nil || !strings.Contains(lastErr.Error(), "READONLY") {
+		t.Errorf("got %v, want the delete error reported", lastErr)
+	}
+	if k, _ := m.Store.Signing(); len(src.records) != 3 || k.ID != src.records[3].Key.ID {
+		t.Errorf("%d keys made, signing with %s; want 3, and slot 3 signing", len(src.records), k.ID)
+	}
+	if n := len(kids(m.Store)); n > 3 {
+		t.Errorf("publishing %d keys, want the expired ones dropped even though the store keeps them", n)
+	}
+}
+
+// TestRetiredKeyStaysRetired: an old copy of a retired key's record written
+// back into the store (by someone with write access, no encryption key
+// needed) does not bring the key back.
+func TestRetiredKeyStaysRetired(t *testing.T) {
+	src, clk := newMemSource(), throttletest.NewClock()
+	var logs bytes.Buffer
+	m := newManager(src, clk, &logs)
+	ctx := context.Background()
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leaked := src.records[1]
+	next, _ := sharedGenerator(keystore.EdDSA)
+	if _, err := keystore.Introduce(ctx, src, next, clk.Now(), clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keystore.Retire(ctx, src, leaked.Key.ID, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.records[1] = leaked // the old record, not retired
+	delete(src.records, 2)  // and the key that replaced it gone
+	clk.Advance(time.Minute)
+	m.Sync(ctx)
+	if slices.Contains(kids(m.Store), leaked.Key.ID) {
+		t.Errorf("the retired key %s is published again after its old record was written back", leaked.Key.ID)
+	}
+	if !strings.Contains(logs.String(), "a retired key is back") {
+		t.Errorf("no warning about the rollback:\n%s", logs.String())
 	}
 }

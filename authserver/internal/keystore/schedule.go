@@ -31,9 +31,9 @@ type State string
 const (
 	Announced State = "announced" // published, not signing yet
 	Signing   State = "signing"
-	Retiring  State = "retained" // published, no longer signing
+	Retained  State = "retained" // published, no longer signing
 	Expired   State = "expired"  // past its retain time: deleted at the next sync
-	Withdrawn State = "retired"  // retired by an operator: neither signs nor is published
+	Retired   State = "retired"  // retired by an operator: neither signs nor is published
 )
 
 // Plan is what the schedule says about a set of records at one instant.
@@ -79,7 +79,7 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 			live = append(live, r)
 			continue
 		}
-		plan.States[r.Slot] = Withdrawn
+		plan.States[r.Slot] = Retired
 		plan.Next = earliest(plan.Next, now, r.Retired.Add(p.Retain))
 		if !now.Before(r.Retired.Add(p.Retain)) {
 			plan.Delete = append(plan.Delete, r.Slot)
@@ -116,7 +116,7 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 		end := live[i+1].Activates
 		plan.Ends[r.Slot] = end
 		if now.Before(end.Add(p.Retain)) {
-			plan.States[r.Slot] = Retiring
+			plan.States[r.Slot] = Retained
 			plan.Published = append(plan.Published, r.Slot)
 			plan.Next = earliest(plan.Next, now, end.Add(p.Retain))
 			continue

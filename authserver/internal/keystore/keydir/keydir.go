@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tokenbearer/authserver/internal/atomicfile"
 	"github.com/tokenbearer/authserver/internal/keystore"
@@ -57,6 +58,12 @@ func New(dir string, s *keystore.Sealer) (*Dir, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("key directory %s is not a directory", dir)
 	}
+	// Anyone who can write here can add a key that signs. Group write is
+	// left alone: a Kubernetes volume with an fsGroup is group-writable.
+	if fi.Mode().Perm()&0o002 != 0 {
+		return nil, fmt.Errorf("key directory %s is writable by every user (mode %04o): chmod o-w it", dir, fi.Mode().Perm())
+	}
+	removeStaleTemps(dir)
 	return &Dir{path: dir, sealer: s}, nil
 }
 
@@ -181,4 +188,25 @@ func (d *Dir) encode(ctx context.Context, r keystore.Record) ([]byte, error) {
 		return nil, fmt.Errorf("slot %d, want 1 or more", r.Slot)
 	}
 	return keystore.EncodeRecord(r, d.sealer)
+}
+
+// staleAfter is how old a temporary file of atomicfile must be to be the
+// leftover of a crash rather than a write in progress.
+const staleAfter = 10 * time.Minute
+
+// removeStaleTemps deletes the temporary files a crash between write and
+// link left behind: each holds a private key, in clear without a sealer.
+func removeStaleTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "."+filePrefix) || !strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAfter {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -206,3 +206,36 @@ func TestListRefusesABadFile(t *testing.T) {
 		})
 	}
 }
+
+func TestNewRefusesAWorldWritableDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keydir.New(dir, nil); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Errorf("got %v, want a world-writable key directory refused", err)
+	}
+}
+
+func TestNewRemovesStaleTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	stale, fresh := filepath.Join(dir, ".slot-000001.json.tmp-1"), filepath.Join(dir, ".slot-000002.json.tmp-2")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte(`{"d":"secret"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keydir.New(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a temporary file an hour old is still there (%v), want it removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temporary file, perhaps a write in progress, was removed: %v", err)
+	}
+}
