@@ -133,11 +133,14 @@ type deployment struct {
 	replicas []*service // the current process of each replica
 	down     []bool     // replicas deliberately stopped: the JWKS watch skips them
 	all      []*service // every replica process ever started, for their logs
+
+	seenMu    sync.Mutex
+	firstSeen map[string]time.Time // when the JWKS watch first saw each kid at any replica
 }
 
 func startDeployment(t *testing.T, alg string, storeFlags []string) *deployment {
 	t.Helper()
-	d := &deployment{proxy: startRoundRobinProxy(t)}
+	d := &deployment{proxy: startRoundRobinProxy(t), firstSeen: map[string]time.Time{}}
 	d.args = func(addr string) []string {
 		args := []string{"--addr", addr, "--issuer", d.proxy.url, "--signing-alg", alg}
 		return append(append(args, storeFlags...), scheduleFlags...)
@@ -257,6 +260,7 @@ func (d *deployment) rotateUnderLoad(t *testing.T) rotationRun {
 
 	var kidsMu sync.Mutex
 	var kids []string
+	firstToken := map[string]time.Time{} // when a token first carried each kid
 	wg.Go(func() {
 		tick := time.NewTicker(jwksRefresh)
 		defer tick.Stop()
@@ -300,6 +304,7 @@ func (d *deployment) rotateUnderLoad(t *testing.T) rotationRun {
 				kidsMu.Lock()
 				if !slices.Contains(kids, kid) {
 					kids = append(kids, kid)
+					firstToken[kid] = time.Now()
 				}
 				kidsMu.Unlock()
 				if known := *snapshot.Load(); !known[kid] {
@@ -347,6 +352,18 @@ func (d *deployment) rotateUnderLoad(t *testing.T) rotationRun {
 	}
 	cancel()
 	wg.Wait()
+	// Publish-before-use, measured: every kid but the first was in a replica's JWKS (sampled every 200 ms) for
+	// at least half the announce period before the first token carried it. The snapshot check above only
+	// catches a key signing within one refresh of its publication.
+	d.seenMu.Lock()
+	for _, kid := range kids[1:] {
+		published, ok := d.firstSeen[kid]
+		if gap := firstToken[kid].Sub(published); !ok || gap < keyAnnounce/2 {
+			fails.add("kid %s: first token %s after it was first published (seen: %v), want at least %s of the %s announce period",
+				kid, gap.Round(time.Millisecond), ok, keyAnnounce/2, keyAnnounce)
+		}
+	}
+	d.seenMu.Unlock()
 	return rotationRun{
 		sent: fails.sent.Load(), failed: fails.failed.Load(), failures: fails.first, kids: kids,
 		samples: int(samples.Load()), transient: int(transient.Load()), olderKidAccepted: int(olderKidAccepted.Load()),
@@ -374,6 +391,13 @@ func (d *deployment) watchJWKS(ctx context.Context, fails *failureLog, samples, 
 			}
 			slices.Sort(kids)
 			sets[s.addr] = kids
+			d.seenMu.Lock()
+			for _, kid := range kids {
+				if _, ok := d.firstSeen[kid]; !ok {
+					d.firstSeen[kid] = time.Now()
+				}
+			}
+			d.seenMu.Unlock()
 		}
 		return sets, nil
 	}
