@@ -154,7 +154,7 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if cfg.Now {
 		activates = now
 	}
-	r, err := keystore.Introduce(ctx, src, key, now, activates)
+	r, err := keystore.Introduce(ctx, src, key, now, activates, cfg.KeyRetain)
 	if err != nil {
 		return err
 	}
@@ -197,11 +197,11 @@ func printKeys(w io.Writer, records []keystore.Record, now time.Time, p keystore
 	for _, r := range records {
 		until, deleted := plan.Ends[r.Slot], time.Time{}
 		if !until.IsZero() {
-			deleted = until.Add(p.Retain)
+			deleted = until.Add(keystore.RetainOf(r, p))
 		}
 		from := r.Activates
 		if !r.Retired.IsZero() {
-			until, deleted = r.Retired, r.Retired.Add(p.Retain)
+			until, deleted = r.Retired, r.Retired.Add(keystore.RetainOf(r, p))
 			if !r.Retired.After(r.Activates) { // retired before it ever signed
 				from, until = time.Time{}, time.Time{}
 			}

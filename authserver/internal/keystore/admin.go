@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// Introduce stores key in the next free slot of src, published at now and
-// signing from activates: now plus the announce period for a planned
+// Introduce stores key in the next free slot of src, published at now,
+// kept retain after it stops signing, and signing from activates: now plus the announce period for a planned
 // rotation, now itself in an emergency. A key already in the store, under
 // any slot, is refused. Losing the slot to a replica that rotated at the
 // same instant moves the key to the slot after.
-func Introduce(ctx context.Context, src Source, key Key, now, activates time.Time) (Record, error) {
+func Introduce(ctx context.Context, src Source, key Key, now, activates time.Time, retain time.Duration) (Record, error) {
 	for range maxCreateRaces + 1 {
 		records, err := src.List(ctx)
 		if err != nil {
@@ -25,7 +25,7 @@ func Introduce(ctx context.Context, src Source, key Key, now, activates time.Tim
 			}
 			slot = max(slot, r.Slot)
 		}
-		r := Record{Slot: slot + 1, Key: key, Published: now, Activates: activates}
+		r := Record{Slot: slot + 1, Key: key, Published: now, Activates: activates, Retain: retain}
 		err = src.Create(ctx, r)
 		if err == nil {
 			return r, nil

@@ -179,7 +179,7 @@ func (m *Manager) create(ctx context.Context, r Record) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	r.Key = key
+	r.Key, r.Retain = key, m.Policy.Retain
 	if err := m.Source.Create(ctx, r); err != nil {
 		return Record{}, fmt.Errorf("creating signing key: %w", err)
 	}

@@ -243,11 +243,11 @@ func TestIntroduceAndRetire(t *testing.T) {
 	ctx := context.Background()
 	gen := generator()
 	k1, _ := gen(keystore.EdDSA)
-	r, err := keystore.Introduce(ctx, src, k1, clk.Now(), clk.Now())
+	r, err := keystore.Introduce(ctx, src, k1, clk.Now(), clk.Now(), time.Hour)
 	if err != nil || r.Slot != 1 {
 		t.Fatalf("got slot %d, %v; want slot 1", r.Slot, err)
 	}
-	if _, err := keystore.Introduce(ctx, src, k1, clk.Now(), clk.Now()); err == nil || !strings.Contains(err.Error(), "already in the store") {
+	if _, err := keystore.Introduce(ctx, src, k1, clk.Now(), clk.Now(), time.Hour); err == nil || !strings.Contains(err.Error(), "already in the store") {
 		t.Errorf("importing the same key twice: got %v, want an error", err)
 	}
 	k2, _ := gen(keystore.EdDSA)
@@ -256,7 +256,7 @@ func TestIntroduceAndRetire(t *testing.T) {
 		t.Fatal(err)
 	}
 	k3, _ := gen(keystore.EdDSA)
-	if r, err := keystore.Introduce(ctx, src, k3, clk.Now(), clk.Now().Add(time.Hour)); err != nil || r.Slot != 3 || !r.Activates.Equal(clk.Now().Add(time.Hour)) {
+	if r, err := keystore.Introduce(ctx, src, k3, clk.Now(), clk.Now().Add(time.Hour), time.Hour); err != nil || r.Slot != 3 || !r.Activates.Equal(clk.Now().Add(time.Hour)) {
 		t.Errorf("got %+v, %v; want slot 3 activating in an hour", r, err)
 	}
 	if _, err := keystore.Retire(ctx, src, k2.ID, clk.Now()); err != nil {
@@ -418,7 +418,7 @@ func TestRetiredKeyStaysRetired(t *testing.T) {
 	}
 	leaked := src.records[1]
 	next, _ := sharedGenerator(keystore.EdDSA)
-	if _, err := keystore.Introduce(ctx, src, next, clk.Now(), clk.Now()); err != nil {
+	if _, err := keystore.Introduce(ctx, src, next, clk.Now(), clk.Now(), policy.Retain); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keystore.Retire(ctx, src, leaked.Key.ID, clk.Now()); err != nil {
@@ -436,5 +436,34 @@ func TestRetiredKeyStaysRetired(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "a retired key is back") {
 		t.Errorf("no warning about the rollback:\n%s", logs.String())
+	}
+}
+
+// TestReplicasDisagreeingOnTheAlgorithm: replicas with different
+// --signing-alg (a rollout half done) switch the algorithm back and forth,
+// but only once the other algorithm's last key is gone (announce plus
+// retain, 5 hours here), not at every announce period (2 hours).
+func TestReplicasDisagreeingOnTheAlgorithm(t *testing.T) {
+	src, clk := newMemSource(), throttletest.NewClock()
+	var logs bytes.Buffer
+	ed, es := newManager(src, clk, &logs), newManager(src, clk, &logs)
+	es.Policy.Algorithm = keystore.ES256
+	gen := es.Generate
+	es.Generate = func(string) (keystore.Key, error) { // ES256 in name only: a counter key is fast
+		k, err := gen(keystore.EdDSA)
+		k.Algorithm = keystore.ES256
+		return k, err
+	}
+	ctx := context.Background()
+	for range 100 * 4 { // 100 hours in steps of 15 minutes: 10 rotations of 10 hours
+		for _, m := range []*keystore.Manager{ed, es} {
+			if err := m.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(15 * time.Minute)
+	}
+	if src.created > 25 {
+		t.Errorf("%d keys in 100 hours, want at most 25: one per announce and retain\n%s", src.created, logs.String())
 	}
 }

@@ -80,6 +80,7 @@ type plainRecord struct {
 	Slot      int64           `json:"slot"`
 	Published time.Time       `json:"published,omitzero"`
 	Activates time.Time       `json:"activates,omitzero"`
+	Retain    string          `json:"retain,omitempty"` // a Go duration
 	Retired   *time.Time      `json:"retired,omitempty"`
 	Key       json.RawMessage `json:"key,omitempty"`
 }
@@ -101,6 +102,9 @@ func EncodeRecord(r Record, s *Sealer) ([]byte, error) {
 		return nil, err
 	}
 	p := plainRecord{Slot: r.Slot, Published: r.Published.UTC(), Activates: r.Activates.UTC(), Key: jwk}
+	if r.Retain > 0 {
+		p.Retain = r.Retain.String()
+	}
 	if !r.Retired.IsZero() {
 		t := r.Retired.UTC()
 		p.Retired = &t
@@ -164,6 +168,11 @@ func DecodeRecord(data []byte, s *Sealer) (Record, error) {
 		return Record{}, fmt.Errorf("key record of slot %d: kid or alg beside the sealed key differ from the key's", p.Slot)
 	}
 	r := Record{Slot: p.Slot, Key: key, Published: p.Published, Activates: p.Activates}
+	if p.Retain != "" {
+		if r.Retain, err = time.ParseDuration(p.Retain); err != nil || r.Retain < 0 {
+			return Record{}, fmt.Errorf("key record of slot %d: retain %q is not a duration", p.Slot, p.Retain)
+		}
+	}
 	if p.Retired != nil {
 		r.Retired = *p.Retired
 	}

@@ -89,7 +89,7 @@ func TestRecordRoundTrip(t *testing.T) {
 					name = alg + "/" + s.name + "/retired"
 				}
 				t.Run(name, func(t *testing.T) {
-					in := Record{Slot: 7, Key: key, Published: published, Activates: activates, Retired: ret}
+					in := Record{Slot: 7, Key: key, Published: published, Activates: activates, Retired: ret, Retain: 14 * 24 * time.Hour}
 					data, err := EncodeRecord(in, s.sealer)
 					if err != nil {
 						t.Fatalf("EncodeRecord: %v", err)
@@ -98,8 +98,8 @@ func TestRecordRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatalf("DecodeRecord: %v", err)
 					}
-					if got.Slot != in.Slot {
-						t.Errorf("slot: got %d, want %d", got.Slot, in.Slot)
+					if got.Slot != in.Slot || got.Retain != in.Retain {
+						t.Errorf("slot, retain: got %d %v, want %d %v", got.Slot, got.Retain, in.Slot, in.Retain)
 					}
 					if got.Key.ID != key.ID || got.Key.Algorithm != key.Algorithm {
 						t.Errorf("key: got kid %q alg %s, want kid %q alg %s", got.Key.ID, got.Key.Algorithm, key.ID, key.Algorithm)

@@ -9,8 +9,10 @@ import (
 // Policy is the rotation schedule of a key store.
 type Policy struct {
 	// Algorithm is the JWS alg new keys are made for. When the newest key
-	// that signs is of another algorithm, a key of this one is announced at
-	// once and signs after Announce, as any new key does.
+	// that signs is of another algorithm, and no key of this one was
+	// published within a Rotation and an Announce (the life of a key so
+	// far), a key of this one is announced at once and signs after
+	// Announce, as any new key does.
 	Algorithm string
 	// Announce is how long a new key is published before it signs, longer
 	// than any resource server caches the JWKS.
@@ -80,8 +82,8 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 			continue
 		}
 		plan.States[r.Slot] = Retired
-		plan.Next = earliest(plan.Next, now, r.Retired.Add(p.Retain))
-		if !now.Before(r.Retired.Add(p.Retain)) {
+		plan.Next = earliest(plan.Next, now, r.Retired.Add(RetainOf(r, p)))
+		if !now.Before(r.Retired.Add(RetainOf(r, p))) {
 			plan.Delete = append(plan.Delete, r.Slot)
 		}
 	}
@@ -115,10 +117,10 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 		}
 		end := live[i+1].Activates
 		plan.Ends[r.Slot] = end
-		if now.Before(end.Add(p.Retain)) {
+		if now.Before(end.Add(RetainOf(r, p))) {
 			plan.States[r.Slot] = Retained
 			plan.Published = append(plan.Published, r.Slot)
-			plan.Next = earliest(plan.Next, now, end.Add(p.Retain))
+			plan.Next = earliest(plan.Next, now, end.Add(RetainOf(r, p)))
 			continue
 		}
 		plan.States[r.Slot] = Expired
@@ -135,7 +137,7 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 		plan.Create = &Record{Slot: next, Published: now, Activates: now}
 	default:
 		newest := live[len(live)-1]
-		if newest.Slot == latestSigning.Slot && newest.Key.Algorithm != p.Algorithm {
+		if newest.Slot == latestSigning.Slot && newest.Key.Algorithm != p.Algorithm && !publishedSince(live, p.Algorithm, now.Add(-p.Rotation-p.Announce)) {
 			plan.Due = now
 			plan.Create = &Record{Slot: next, Published: now, Activates: now.Add(p.Announce)}
 			break
@@ -151,6 +153,17 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 	}
 	return plan
 }
+
+// publishedSince says whether a key of alg was published after t. Replicas
+// of a deployment that disagree on --signing-alg (a rollout half done)
+// would otherwise each switch the algorithm back at every key.
+func publishedSince(live []Record, alg string, t time.Time) bool {
+	return slices.ContainsFunc(live, func(r Record) bool { return r.Key.Algorithm == alg && r.Published.After(t) })
+}
+
+// RetainOf is how long r stays published after it stops signing: the
+// longer of its maker's --key-retain and this replica's.
+func RetainOf(r Record, p Policy) time.Duration { return max(r.Retain, p.Retain) }
 
 // earliest is the earlier of a (zero: none) and b, ignoring a b not after now.
 func earliest(a, now, b time.Time) time.Time {

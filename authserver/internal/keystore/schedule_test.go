@@ -39,6 +39,8 @@ func retiredAt(r Record, at time.Time) Record { r.Retired = at; return r }
 
 func withAlg(r Record, alg string) Record { r.Key.Algorithm = alg; return r }
 
+func withRetain(r Record, d time.Duration) Record { r.Retain = d; return r }
+
 func TestSchedule(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -92,6 +94,13 @@ func TestSchedule(t *testing.T) {
 			wantSigner: 1, wantPublished: []int64{1}, wantStates: map[int64]State{1: Signing}},
 		{name: "an emergency key on a clock ahead takes over at once", records: []Record{rec(1, h(-1)), {Slot: 2, Key: edKeys()[2], Published: h(0.001), Activates: h(0.001)}}, now: h(0),
 			wantSigner: 2, wantPublished: []int64{1, 2}, wantStates: map[int64]State{1: Retained, 2: Signing}},
+		{name: "a key made with a longer retain is kept for it", records: []Record{withRetain(rec(1, h(0)), 5*time.Hour), rec(2, h(10))}, now: h(14),
+			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(15), wantStates: map[int64]State{1: Retained}},
+		{name: "a key made with a shorter retain is kept for this replica's", records: []Record{withRetain(rec(1, h(0)), time.Hour), rec(2, h(10))}, now: h(12),
+			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(13)},
+		{name: "no switch back to an algorithm while a key of this one is recent",
+			records: []Record{withAlg(rec(1, h(0)), ES256), withAlg(rec(2, h(5)), EdDSA), withAlg(rec(3, h(7)), ES256)}, now: h(7.5),
+			wantSigner: 3, wantPublished: []int64{1, 2, 3}, wantNext: h(8), wantDue: h(15)},
 		{name: "next slot follows retired slots too", records: []Record{retiredAt(rec(7, h(0)), h(0))}, now: h(1),
 			wantCreate: &Record{Slot: 8, Published: h(1), Activates: h(1)}, wantNext: h(3)},
 	}

@@ -23,6 +23,11 @@ type Record struct {
 	// token it signed (publish-before-use). It signs until a later key
 	// activates.
 	Activates time.Time
+	// Retain is the --key-retain of the replica that made the key. A key
+	// stays published after it stops signing for the longer of this and
+	// the reading replica's own, so a replica with a shorter setting never
+	// deletes a key whose tokens the others still issue for longer.
+	Retain time.Duration
 	// Retired is when an operator withdrew the key (authserver keys retire):
 	// from then on it neither signs nor is published. Zero for a key in
 	// its normal life.

@@ -78,7 +78,7 @@ var base = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("UTC-5", -5
 // hours and activating a day later.
 func record(slot int64, k keystore.Key) keystore.Record {
 	published := base.Add(time.Duration(slot) * time.Hour)
-	return keystore.Record{Slot: slot, Key: k, Published: published, Activates: published.Add(24 * time.Hour)}
+	return keystore.Record{Slot: slot, Key: k, Published: published, Activates: published.Add(24 * time.Hour), Retain: time.Duration(slot) * 90 * time.Minute}
 }
 
 func list(t *testing.T, src keystore.Source) []keystore.Record {
@@ -131,6 +131,9 @@ func checkRecord(t *testing.T, got, want keystore.Record) {
 		if err1 != nil || err2 != nil || !bytes.Equal(gotJWK, wantJWK) {
 			t.Errorf("slot %d: the private key did not round-trip (%v, %v)", want.Slot, err1, err2)
 		}
+	}
+	if got.Retain != want.Retain {
+		t.Errorf("slot %d retain: got %v, want %v", want.Slot, got.Retain, want.Retain)
 	}
 	for _, tm := range []struct {
 		name      string
