@@ -216,14 +216,7 @@ func printKeys(w io.Writer, records []keystore.Record, now time.Time, p keystore
 	case plan.Create != nil:
 		fmt.Fprintln(w, "A new key is due now: the next replica to sync makes it.")
 	default:
-		fmt.Fprintf(w, "Next key: made at %s, announced for %s before it signs.\n", stamp(plan.Due), days(p.Announce))
+		fmt.Fprintf(w, "Next key: made at %s, announced for %s before it signs.\n", stamp(plan.Due), envflag.FormatPeriod(p.Announce))
 	}
 }
 
-// days writes a period in whole days when it is one, as the flags take it.
-func days(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}

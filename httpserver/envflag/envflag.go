@@ -77,11 +77,15 @@ func (s *Set) Period(p *time.Duration, name, env string, def time.Duration, usag
 
 type period time.Duration
 
-func (d *period) String() string {
-	if v := time.Duration(*d); v > 0 && v%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
+func (d *period) String() string { return FormatPeriod(time.Duration(*d)) }
+
+// FormatPeriod writes d as a Period flag takes it: in whole days when it
+// is some, else as a Go duration.
+func FormatPeriod(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 	}
-	return time.Duration(*d).String()
+	return d.String()
 }
 
 func (d *period) Set(v string) error {

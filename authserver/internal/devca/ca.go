@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tokenbearer/authserver/internal/atomicfile"
+	"github.com/tokenbearer/authserver/internal/keystore"
 )
 
 // The files in the directory. tls.crt and tls.key are the names of a
@@ -86,7 +87,7 @@ func parseCA(certPEM, keyPEM []byte, certPath, keyPath string) (*CA, error) {
 	if now := time.Now(); now.After(cert.NotAfter) {
 		return nil, fmt.Errorf("%s expired on %s; %s", certPath, cert.NotAfter.UTC().Format(time.DateOnly), startOver)
 	}
-	key, err := parseKeyPEM(keyPEM)
+	key, err := keystore.ParsePEMSigner(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; %s", keyPath, err, startOver)
 	}
@@ -165,31 +166,6 @@ func parseCertPEM(data []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no PEM CERTIFICATE block")
 	}
 	return x509.ParseCertificate(block.Bytes)
-}
-
-func parseKeyPEM(data []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
-	}
-	if err != nil {
-		return nil, err
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("a %T cannot sign", key)
-	}
-	return signer, nil
 }
 
 // marshalKeyPEM writes PKCS #8, which Go, OpenSSL, Node and nginx all read.
