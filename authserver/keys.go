@@ -219,4 +219,3 @@ func printKeys(w io.Writer, records []keystore.Record, now time.Time, p keystore
 		fmt.Fprintf(w, "Next key: made at %s, announced for %s before it signs.\n", stamp(plan.Due), envflag.FormatPeriod(p.Announce))
 	}
 }
-
