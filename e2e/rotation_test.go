@@ -3,19 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +19,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The rotation schedule of these tests, in seconds where production has days: a key is published 2 s before it
@@ -121,86 +112,6 @@ func TestRotationAcrossReplicas(t *testing.T) {
 			t.Logf("%s: %s", backend.name, time.Since(start).Round(100*time.Millisecond))
 		})
 	}
-}
-
-// deployment is three authserver replicas behind a round-robin proxy, and one valuesapi trusting the proxy.
-type deployment struct {
-	proxy *roundRobinProxy
-	api   *service
-	args  func(addr string) []string // a replica's command line
-
-	mu       sync.Mutex
-	replicas []*service // the current process of each replica
-	down     []bool     // replicas deliberately stopped: the JWKS watch skips them
-	all      []*service // every replica process ever started, for their logs
-
-	seenMu    sync.Mutex
-	firstSeen map[string]time.Time // when the JWKS watch first saw each kid at any replica
-}
-
-func startDeployment(t *testing.T, alg string, storeFlags []string) *deployment {
-	t.Helper()
-	d := &deployment{proxy: startRoundRobinProxy(t), firstSeen: map[string]time.Time{}}
-	d.args = func(addr string) []string {
-		args := []string{"--addr", addr, "--issuer", d.proxy.url, "--signing-alg", alg}
-		return append(append(args, storeFlags...), scheduleFlags...)
-	}
-	var addrs []string
-	for range 3 {
-		addr := freeAddr(t)
-		addrs = append(addrs, addr)
-		s := startService(t, "authserver", addr, d.args(addr)...)
-		d.replicas, d.all, d.down = append(d.replicas, s), append(d.all, s), append(d.down, false)
-	}
-	d.proxy.setBackends(addrs)
-	for _, s := range d.replicas {
-		s.waitReady(30 * time.Second)
-	}
-	d.api = startValuesapi(t, freeAddr(t), d.proxy.url,
-		"--jwks-refresh-interval", jwksRefresh.String(), "--jwks-unknown-kid-interval", "1h")
-	d.api.waitReady(30 * time.Second)
-	return d
-}
-
-// restart kills replica i as a crash would and starts it again with the same flags, while the load goes on.
-func (d *deployment) restart(t *testing.T, i int) {
-	t.Helper()
-	d.mu.Lock()
-	d.down[i] = true
-	old := d.replicas[i]
-	d.mu.Unlock()
-	old.kill()
-	time.Sleep(500 * time.Millisecond) // long enough for the proxy to meet the dead address
-	s := startService(t, "authserver", old.addr, d.args(old.addr)...)
-	s.waitReady(30 * time.Second)
-	d.mu.Lock()
-	d.replicas[i], d.down[i] = s, false
-	d.all = append(d.all, s)
-	d.mu.Unlock()
-}
-
-// up returns the replicas that should be serving.
-func (d *deployment) up() []*service {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var up []*service
-	for i, s := range d.replicas {
-		if !d.down[i] {
-			up = append(up, s)
-		}
-	}
-	return up
-}
-
-// logs are the logs of every replica process, the killed ones too.
-func (d *deployment) logs() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var b strings.Builder
-	for _, s := range d.all {
-		b.WriteString(s.logs.String())
-	}
-	return b.String()
 }
 
 // rotationRun is what rotateUnderLoad saw.
@@ -692,135 +603,4 @@ func lineWith(text, word string) string {
 		}
 	}
 	return ""
-}
-
-func slotFile(keyDir string, slot int64) string {
-	return filepath.Join(keyDir, fmt.Sprintf("slot-%06d.json", slot))
-}
-
-// forger signs tokens shaped like authserver's with a private key taken from the key store.
-type forger struct {
-	kid    string
-	method jwt.SigningMethod
-	key    any
-}
-
-// readSlotKey reads the private JWK of a slot's file in the key directory (stored in clear).
-func readSlotKey(t *testing.T, keyDir string, slot int64) *forger {
-	t.Helper()
-	data, err := os.ReadFile(slotFile(keyDir, slot))
-	if err != nil {
-		t.Fatalf("reading the key of slot %d: %v", slot, err)
-	}
-	var record struct {
-		Slot int64             `json:"slot"`
-		Key  map[string]string `json:"key"`
-	}
-	if err := json.Unmarshal(data, &record); err != nil || record.Slot != slot {
-		t.Fatalf("slot %d file: got slot %d, error %v, want a record of slot %d with a private JWK", slot, record.Slot, err, slot)
-	}
-	jwk := record.Key
-	d, err := base64.RawURLEncoding.DecodeString(jwk["d"])
-	if err != nil || len(d) == 0 {
-		t.Fatalf("slot %d: private member d %q: %v", slot, jwk["d"], err)
-	}
-	f := &forger{kid: jwk["kid"]}
-	switch {
-	case jwk["kty"] == "OKP" && jwk["crv"] == "Ed25519":
-		f.method, f.key = jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(d)
-	case jwk["kty"] == "EC" && jwk["crv"] == "P-256":
-		if f.key, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), d); err != nil {
-			t.Fatalf("slot %d: %v", slot, err)
-		}
-		f.method = jwt.SigningMethodES256
-	default:
-		t.Fatalf("slot %d: got key type %s curve %s, want Ed25519 or P-256", slot, jwk["kty"], jwk["crv"])
-	}
-	if f.kid == "" {
-		t.Fatalf("slot %d: private JWK without a kid", slot)
-	}
-	return f
-}
-
-// forge copies the claims of a real token from authURL (iss, aud, scope, client) and signs them afresh, with a
-// new jti and lifetime, under the forger's key and kid.
-func (f *forger) forge(t *testing.T, authURL string) string {
-	t.Helper()
-	_, claims := requestToken(t, authURL, demoClient)
-	now := time.Now()
-	claims["jti"], claims["iat"], claims["nbf"], claims["exp"] = rand.Text(), now.Unix(), now.Unix(), now.Add(time.Hour).Unix()
-	tok := jwt.NewWithClaims(f.method, claims)
-	tok.Header["kid"], tok.Header["typ"] = f.kid, "at+jwt"
-	s, err := tok.SignedString(f.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// roundRobinProxy spreads requests over the replicas in turn, and on a connection error tries the next one, as a
-// load balancer with health checks would: a killed replica costs no request.
-type roundRobinProxy struct {
-	url       string
-	next      atomic.Uint64
-	backends  atomic.Pointer[[]string]
-	failovers atomic.Int64
-	transport *http.Transport
-}
-
-// startRoundRobinProxy listens at once, so that replicas can be given its URL as their issuer; setBackends names
-// them once they run.
-func startRoundRobinProxy(t *testing.T) *roundRobinProxy {
-	t.Helper()
-	p := &roundRobinProxy{transport: &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: time.Second}).DialContext,
-		MaxIdleConnsPerHost:   16,
-		ResponseHeaderTimeout: 5 * time.Second,
-	}}
-	p.backends.Store(&[]string{})
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("round-robin proxy: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(p)
-	srv.Listener = l
-	srv.Start()
-	p.url = "http://" + addr
-	t.Cleanup(func() { srv.Close(); p.transport.CloseIdleConnections() })
-	return p
-}
-
-func (p *roundRobinProxy) setBackends(addrs []string) { p.backends.Store(&addrs) }
-
-func (p *roundRobinProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	backends := *p.backends.Load()
-	start := p.next.Add(1)
-	var errs []error
-	for i := range uint64(len(backends)) {
-		out := r.Clone(r.Context())
-		out.RequestURI = ""
-		out.URL.Scheme, out.URL.Host = "http", backends[(start+i)%uint64(len(backends))]
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		resp, err := p.transport.RoundTrip(out)
-		if err != nil {
-			// Retrying is safe here: a token request asked twice only mints a second token.
-			p.failovers.Add(1)
-			errs = append(errs, err)
-			continue
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-		return
-	}
-	http.Error(w, fmt.Sprintf("none of %d replicas answered: %v", len(backends), errors.Join(errs...)), http.StatusBadGateway)
 }

@@ -176,6 +176,11 @@ func TestScheduleOverManyRotations(t *testing.T) {
 				t.Fatalf("step %d: slot %d signed at %v and was unpublished at %v, before its retain time", step, slot, at, now)
 			}
 		}
+		for _, r := range records {
+			if r.Slot == plan.Signer && r.Activates.After(now) {
+				t.Fatalf("step %d at %v: slot %d signs before its activation %v", step, now, r.Slot, r.Activates)
+			}
+		}
 		signedAt[plan.Signer] = now
 		if len(plan.Published) > 3 {
 			t.Fatalf("step %d: %d keys published, want at most 3 (retained, signing, announced)", step, len(plan.Published))
