@@ -108,10 +108,10 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	addrFlag(fs, &cfg.Addr, "listen `address`")
 	fs.String(&cfg.Issuer, "issuer", "AUTHSERVER_ISSUER", defaultIssuer, "issuer `URL` put in tokens and discovery; never taken from the Host header (https://localhost:44364 with --tls-cert)")
 	fs.String(&cfg.ConfigPath, "config", "AUTHSERVER_CONFIG", "", "YAML `file` of clients and API resources; empty uses the embedded demo client")
-	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "private JWK `file` used to sign tokens; a key for --signing-alg is created on first start")
+	fs.String(&cfg.KeyFile, "key-file", "AUTHSERVER_KEY_FILE", "tempkey.jwk", "private JWK `file` used to sign tokens, never rotated (the article's developer key); a key for --signing-alg is created on first start; not used with --key-dir or --store")
 	fs.String(&cfg.SigningAlg, "signing-alg", "AUTHSERVER_SIGNING_ALG", keystore.RS256,
 		"JWS `algorithm` tokens are signed with: "+strings.Join(keystore.Algorithms, ", ")+
-			" (RSA-2048, RSA-2048 with PSS, ECDSA P-256, Ed25519); a --key-file holding a key for another algorithm is refused")
+			" (RSA-2048, RSA-2048 with PSS, ECDSA P-256, Ed25519); a --key-file holding a key for another algorithm is refused; with a key store, a change announces a key of the new algorithm")
 	fs.Duration(&cfg.TokenLifetime, "token-lifetime", "AUTHSERVER_TOKEN_LIFETIME", time.Hour, "access token lifetime")
 	fs.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", "AUTHSERVER_SHUTDOWN_TIMEOUT", 10*time.Second, "time allowed for in-flight requests on shutdown")
 	fs.Float64(&cfg.FailuresPerClient.PerMinute, "auth-failure-rate-per-client", "AUTHSERVER_AUTH_FAILURE_RATE_PER_CLIENT", 10,
@@ -123,7 +123,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.Int(&cfg.FailuresPerAddr.Burst, "auth-failure-burst-per-addr", "AUTHSERVER_AUTH_FAILURE_BURST_PER_ADDR", 30,
 		"failed client authentications allowed at once from one remote address")
 	fs.String(&cfg.Store, "store", "AUTHSERVER_STORE", "",
-		"`URL` redis://HOST:PORT/DB of the Redis that replicas share: the failure budgets live there, one per client_id and per address for all replicas; empty keeps them per process")
+		"`URL` redis://HOST:PORT/DB of the Redis that replicas share: the failure budgets live there, one per client_id and per address for all replicas, and without --key-dir the rotating signing keys, encrypted under "+keystore.EncryptionKeyEnv+"; empty keeps the budgets per process")
 	keyStoreFlags(fs, &cfg)
 	tlsCertFlag(fs, &cfg.TLSCert)
 	fs.String(&cfg.TLSKey, "tls-key", "AUTHSERVER_TLS_KEY", "", "PEM private key `file` of --tls-cert")
