@@ -20,10 +20,10 @@ func TestJWKS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := keys.Add(k); err != nil {
-			t.Fatal(err)
-		}
 		published = append(published, k)
+	}
+	if err := keys.Set(published, active.ID); err != nil {
+		t.Fatal(err)
 	}
 	want := []struct {
 		alg, kty string

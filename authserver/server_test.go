@@ -73,10 +73,7 @@ func testKeys(t testing.TB) *keystore.Store {
 		t.Fatal(err)
 	}
 	s := keystore.New()
-	if err := s.Add(k); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Activate(k.ID); err != nil {
+	if err := s.Set([]keystore.Key{k}, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -24,10 +24,7 @@ func testStore(t *testing.T) (*keystore.Store, keystore.Key) {
 		t.Fatal(err)
 	}
 	s := keystore.New()
-	if err := s.Add(k); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Activate(k.ID); err != nil {
+	if err := s.Set([]keystore.Key{k}, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	return s, k
@@ -111,12 +108,7 @@ func TestMintSignsWithTheActiveKeysAlgorithm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []keystore.Key{other, key} {
-				if err := store.Add(k); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := store.Activate(key.ID); err != nil {
+			if err := store.Set([]keystore.Key{other, key}, key.ID); err != nil {
 				t.Fatal(err)
 			}
 			m := &Minter{Issuer: "https://as.example", Lifetime: time.Minute, Keys: store}

@@ -19,34 +19,8 @@ type Store struct {
 	active string
 }
 
-// New returns an empty store; it has no signing key until Activate.
+// New returns an empty store; it has no signing key until Set.
 func New() *Store { return &Store{} }
-
-// Add adds k as a verification key.
-func (s *Store) Add(k Key) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, have := range s.keys {
-		if have.ID == k.ID {
-			return fmt.Errorf("adding key: kid %q already present", k.ID)
-		}
-	}
-	s.keys = append(s.keys, k)
-	return nil
-}
-
-// Activate makes the key kid, already added, the one that signs.
-func (s *Store) Activate(kid string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range s.keys {
-		if k.ID == kid {
-			s.active = kid
-			return nil
-		}
-	}
-	return fmt.Errorf("activating key: kid %q not in store", kid)
-}
 
 // Set replaces every key of the store and the one that signs, at once, so
 // that a reader never sees a signer missing from the published keys. An

@@ -44,27 +44,24 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := s.Activate(first.ID); err == nil {
-		t.Fatal("Activate of a key not in the store succeeded")
+	if err := s.Set([]Key{second}, first.ID); err == nil {
+		t.Fatal("Set with a signer not among the keys succeeded")
 	}
-	if err := s.Add(first); err != nil {
+	if err := s.Set([]Key{first, first}, first.ID); err == nil {
+		t.Fatal("setting the same kid twice succeeded")
+	}
+	if err := s.Set([]Key{first}, ""); err != nil {
 		t.Fatal(err)
-	}
-	if err := s.Add(first); err == nil {
-		t.Fatal("adding the same kid twice succeeded")
 	}
 	if _, err := s.Signing(); !errors.Is(err, ErrNoSigningKey) {
-		t.Fatal("a key added but not activated signs")
-	}
-	if err := s.Activate(first.ID); err != nil {
-		t.Fatal(err)
+		t.Fatal("a key set but not as the signer signs")
 	}
 	// A new key is published before it signs.
-	if err := s.Add(second); err != nil {
+	if err := s.Set([]Key{first, second}, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := s.Signing(); k.ID != first.ID {
-		t.Fatalf("signing kid = %s, want %s", k.ID, first.ID)
+	if k, _ := s.Signing(); k.ID != first.ID || s.Active() != first.ID {
+		t.Fatalf("signing kid = %s (active %s), want %s", k.ID, s.Active(), first.ID)
 	}
 	jwks := s.PublicJWKS()
 	if len(jwks.Keys) != 2 || jwks.Keys[0].KeyID != first.ID || jwks.Keys[1].KeyID != second.ID {
@@ -73,7 +70,7 @@ func TestStore(t *testing.T) {
 	if jwks.Keys[1].Algorithm != PS256 {
 		t.Errorf("second key alg = %s, want PS256", jwks.Keys[1].Algorithm)
 	}
-	if err := s.Activate(second.ID); err != nil {
+	if err := s.Set([]Key{first, second}, second.ID); err != nil {
 		t.Fatal(err)
 	}
 	if k, _ := s.Signing(); k.ID != second.ID {
@@ -84,39 +81,32 @@ func TestStore(t *testing.T) {
 	}
 }
 
-// TestActivateUnknownKid: a kid not in the store never becomes the signing
-// key, and the key that signed before keeps signing.
-func TestActivateUnknownKid(t *testing.T) {
+// TestSetUnknownSigner: a kid not among the keys never becomes the signing
+// key, and a refused Set leaves the store as it was.
+func TestSetUnknownSigner(t *testing.T) {
 	key, err := NewKey(RS256, testRSAKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name       string
-		add        bool
-		activate   bool
+		keys       []Key
+		signer     string
 		wantSigner string // kid signing afterwards; "" for none
 	}{
-		{"empty store", false, false, ""},
-		{"store with a key, none active", true, false, ""},
-		{"store with an active key", true, true, key.ID},
+		{"empty store", nil, "", ""},
+		{"store with a key, none active", []Key{key}, "", ""},
+		{"store with an active key", []Key{key}, key.ID, key.ID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New()
-			if tt.add {
-				if err := s.Add(key); err != nil {
-					t.Fatal(err)
-				}
+			if err := s.Set(tt.keys, tt.signer); err != nil {
+				t.Fatal(err)
 			}
-			if tt.activate {
-				if err := s.Activate(key.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, kid := range []string{"unknown", "", key.ID[:10]} {
-				if err := s.Activate(kid); err == nil || !strings.Contains(err.Error(), "not in store") {
-					t.Errorf("Activate(%q): got error %v, want one saying it is not in the store", kid, err)
+			for _, kid := range []string{"unknown", key.ID[:10]} {
+				if err := s.Set([]Key{key}, kid); err == nil || !strings.Contains(err.Error(), "not among them") {
+					t.Errorf("Set with signer %q: got error %v, want one saying it is not among the keys", kid, err)
 				}
 			}
 			got, err := s.Signing()
@@ -125,6 +115,9 @@ func TestActivateUnknownKid(t *testing.T) {
 			}
 			if tt.wantSigner == "" && !errors.Is(err, ErrNoSigningKey) {
 				t.Errorf("got Signing error %v, want ErrNoSigningKey", err)
+			}
+			if n := len(s.PublicJWKS().Keys); n != len(tt.keys) {
+				t.Errorf("a refused Set changed the published keys: %d, want %d", n, len(tt.keys))
 			}
 		})
 	}
