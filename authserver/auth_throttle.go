@@ -36,8 +36,8 @@ func newAuthThrottle(perClient, perAddr throttle.Limit, now func() time.Time) *a
 
 // Key prefixes of the budgets in a Redis store.
 const (
-	clientBudgetPrefix = "tokenbearer:fail:client:"
-	addrBudgetPrefix   = "tokenbearer:fail:addr:"
+	clientBudgetPrefix = storePrefix + "fail:client:"
+	addrBudgetPrefix   = storePrefix + "fail:addr:"
 )
 
 // newSharedAuthThrottle keeps the budgets in the Redis store rdb, so every

@@ -33,7 +33,7 @@ func openKeySource(cfg config, rdb *redis.Client) (keystore.Source, string, erro
 	if rdb == nil {
 		return nil, "", errors.New("key store: neither --key-dir nor --store")
 	}
-	src, err := keyredis.New(rdb, keyredis.DefaultPrefix, sealer)
+	src, err := keyredis.New(rdb, storePrefix, sealer)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: %w", err)
 	}

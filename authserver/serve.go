@@ -125,6 +125,10 @@ func fileKey(cfg config, logger *slog.Logger) (*keystore.Store, error) {
 	return keys, nil
 }
 
+// storePrefix starts every key authserver writes in the Redis of --store:
+// the failure budgets and the signing keys.
+const storePrefix = "tokenbearer:"
+
 // openStore connects to the Redis of --store and checks that it answers:
 // a store that cannot be reached at start is a configuration error, not an
 // outage to ride out. The client gives up on a call within about a second,

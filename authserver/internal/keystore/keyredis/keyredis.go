@@ -20,10 +20,6 @@ import (
 	"github.com/tokenbearer/authserver/internal/keystore"
 )
 
-// DefaultPrefix is the key prefix of the project's Redis keys, as the
-// failure budgets' "tokenbearer:fail:client:" use it.
-const DefaultPrefix = "tokenbearer:"
-
 // hashName follows the prefix in the name of the hash of the records.
 const hashName = "signing-keys"
 
@@ -46,8 +42,9 @@ type Store struct {
 
 var _ keystore.Source = (*Store)(nil)
 
-// New returns the key store in rdb under prefix (DefaultPrefix in
-// production). The sealer is required: private keys are encrypted at rest.
+// New returns the key store in rdb, its hash named prefix+"signing-keys"
+// (authserver's prefix is "tokenbearer:", shared with the failure
+// budgets). The sealer is required: private keys are encrypted at rest.
 func New(rdb redis.Cmdable, prefix string, s *keystore.Sealer) (*Store, error) {
 	if s == nil {
 		return nil, fmt.Errorf("the Redis key store needs %s: private keys are encrypted at rest", keystore.EncryptionKeyEnv)

@@ -65,7 +65,7 @@ func testRecord(t *testing.T, slot int64, alg string) keystore.Record {
 // the slot's number, shows the kid and alg but no private key member.
 func TestStoredRecordIsSealed(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
-	store := newStore(t, rdb, keyredis.DefaultPrefix)
+	store := newStore(t, rdb, "tokenbearer:")
 	for i, alg := range keystore.Algorithms {
 		t.Run(alg, func(t *testing.T) {
 			r := testRecord(t, int64(i+1), alg)
@@ -148,7 +148,7 @@ func TestListRefusesABadField(t *testing.T) {
 func TestNewNeedsASealer(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	defer rdb.Close()
-	s, err := keyredis.New(rdb, keyredis.DefaultPrefix, nil)
+	s, err := keyredis.New(rdb, "tokenbearer:", nil)
 	if err == nil || !strings.Contains(err.Error(), "AUTHSERVER_KEY_ENCRYPTION_KEY") {
 		t.Errorf("New without a sealer: got %v, %v; want an error naming AUTHSERVER_KEY_ENCRYPTION_KEY", s, err)
 	}
