@@ -195,19 +195,15 @@ func printKeys(w io.Writer, records []keystore.Record, now time.Time, p keystore
 		return t.UTC().Format(time.RFC3339)
 	}
 	for _, r := range records {
-		until, deleted := plan.Ends[r.Slot], time.Time{}
-		if !until.IsZero() {
-			deleted = until.Add(keystore.RetainOf(r, p))
-		}
-		from := r.Activates
+		from, until := r.Activates, plan.Ends[r.Slot]
 		if !r.Retired.IsZero() {
-			until, deleted = r.Retired, r.Retired.Add(keystore.RetainOf(r, p))
+			until = r.Retired
 			if !r.Retired.After(r.Activates) { // retired before it ever signed
 				from, until = time.Time{}, time.Time{}
 			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Slot, r.Key.ID, r.Key.Algorithm, plan.States[r.Slot],
-			stamp(r.Published), stamp(from), stamp(until), stamp(deleted))
+			stamp(r.Published), stamp(from), stamp(until), stamp(plan.Deletes[r.Slot]))
 	}
 	tw.Flush()
 	switch {

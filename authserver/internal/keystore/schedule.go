@@ -51,6 +51,10 @@ type Plan struct {
 	// Ends gives, for each key that stopped or will stop signing, when:
 	// the activation of the key after it.
 	Ends map[int64]time.Time
+	// Deletes gives, for each record whose end is known (a later key
+	// activates, or it was retired), when it is deleted: its end plus its
+	// retain time.
+	Deletes map[int64]time.Time
 	// Due is when the next key is to be made; with Create set, now.
 	Due time.Time
 	// Create, when not nil, is the record of the next key to make, in the
@@ -72,7 +76,7 @@ type Plan struct {
 // only when no live key can sign at all (an empty store, or every key
 // retired or expired) is one made that signs at once.
 func Schedule(records []Record, now time.Time, p Policy) Plan {
-	plan := Plan{States: map[int64]State{}, Ends: map[int64]time.Time{}}
+	plan := Plan{States: map[int64]State{}, Ends: map[int64]time.Time{}, Deletes: map[int64]time.Time{}}
 	var live []Record
 	var next int64
 	for _, r := range records {
@@ -82,8 +86,10 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 			continue
 		}
 		plan.States[r.Slot] = Retired
-		plan.Next = earliest(plan.Next, now, r.Retired.Add(RetainOf(r, p)))
-		if !now.Before(r.Retired.Add(RetainOf(r, p))) {
+		del := r.Retired.Add(retain(r, p))
+		plan.Deletes[r.Slot] = del
+		plan.Next = earliest(plan.Next, now, del)
+		if !now.Before(del) {
 			plan.Delete = append(plan.Delete, r.Slot)
 		}
 	}
@@ -112,15 +118,17 @@ func Schedule(records []Record, now time.Time, p Policy) Plan {
 			latestSigning = &live[i]
 			if i+1 < len(live) {
 				plan.Ends[r.Slot] = live[i+1].Activates
+				plan.Deletes[r.Slot] = live[i+1].Activates.Add(retain(r, p))
 			}
 			continue
 		}
 		end := live[i+1].Activates
-		plan.Ends[r.Slot] = end
-		if now.Before(end.Add(RetainOf(r, p))) {
+		del := end.Add(retain(r, p))
+		plan.Ends[r.Slot], plan.Deletes[r.Slot] = end, del
+		if now.Before(del) {
 			plan.States[r.Slot] = Retained
 			plan.Published = append(plan.Published, r.Slot)
-			plan.Next = earliest(plan.Next, now, end.Add(RetainOf(r, p)))
+			plan.Next = earliest(plan.Next, now, del)
 			continue
 		}
 		plan.States[r.Slot] = Expired
@@ -161,9 +169,9 @@ func publishedSince(live []Record, alg string, t time.Time) bool {
 	return slices.ContainsFunc(live, func(r Record) bool { return r.Key.Algorithm == alg && r.Published.After(t) })
 }
 
-// RetainOf is how long r stays published after it stops signing: the
-// longer of its maker's --key-retain and this replica's.
-func RetainOf(r Record, p Policy) time.Duration { return max(r.Retain, p.Retain) }
+// retain is how long r stays published after it stops signing: the longer
+// of its maker's --key-retain and this replica's.
+func retain(r Record, p Policy) time.Duration { return max(r.Retain, p.Retain) }
 
 // earliest is the earlier of a (zero: none) and b, ignoring a b not after now.
 func earliest(a, now, b time.Time) time.Time {

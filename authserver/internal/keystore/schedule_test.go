@@ -54,6 +54,7 @@ func TestSchedule(t *testing.T) {
 		wantNext      time.Time
 		wantDue       time.Time
 		wantStates    map[int64]State
+		wantDeletes   map[int64]time.Time
 	}{
 		{name: "empty store signs at once", now: h(0),
 			wantCreate: &Record{Slot: 1, Published: h(0), Activates: h(0)}},
@@ -62,9 +63,11 @@ func TestSchedule(t *testing.T) {
 		{name: "next key is made an announce period before it signs", records: []Record{rec(1, h(0))}, now: h(8),
 			wantSigner: 1, wantPublished: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(8), Activates: h(10)}},
 		{name: "announced key is published, not signing", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(9),
-			wantSigner: 1, wantPublished: []int64{1, 2}, wantNext: h(10), wantStates: map[int64]State{1: Signing, 2: Announced}},
+			wantSigner: 1, wantPublished: []int64{1, 2}, wantNext: h(10), wantStates: map[int64]State{1: Signing, 2: Announced},
+			wantDeletes: map[int64]time.Time{1: h(13)}},
 		{name: "at its activation the new key signs and the old one is retained", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(10),
-			wantSigner: 1 + 1, wantPublished: []int64{1, 2}, wantNext: h(13), wantStates: map[int64]State{1: Retained, 2: Signing}},
+			wantSigner: 1 + 1, wantPublished: []int64{1, 2}, wantNext: h(13), wantStates: map[int64]State{1: Retained, 2: Signing},
+			wantDeletes: map[int64]time.Time{1: h(13)}},
 		{name: "old key deleted after its retain time", records: []Record{rec(1, h(0)), rec(2, h(10))}, now: h(13),
 			wantSigner: 2, wantPublished: []int64{2}, wantDelete: []int64{1}, wantNext: h(18), wantDue: h(18), wantStates: map[int64]State{1: Expired, 2: Signing}},
 		{name: "a late replica still announces before use", records: []Record{rec(1, h(0))}, now: h(15),
@@ -83,7 +86,7 @@ func TestSchedule(t *testing.T) {
 		{name: "retired keys past their time deleted, and a key that signs at once", records: []Record{retiredAt(rec(1, h(0)), h(1))}, now: h(5),
 			wantDelete: []int64{1}, wantCreate: &Record{Slot: 2, Published: h(5), Activates: h(5)}},
 		{name: "retired record kept for its retain time", records: []Record{rec(1, h(0)), retiredAt(rec(2, h(1)), h(1))}, now: h(3),
-			wantSigner: 1, wantPublished: []int64{1}, wantNext: h(4)},
+			wantSigner: 1, wantPublished: []int64{1}, wantNext: h(4), wantDeletes: map[int64]time.Time{2: h(4)}},
 		{name: "retired record deleted after its retain time", records: []Record{rec(1, h(0)), retiredAt(rec(2, h(1)), h(1))}, now: h(4),
 			wantSigner: 1, wantPublished: []int64{1}, wantDelete: []int64{2}, wantNext: h(8)},
 		{name: "equal activation: the higher slot signs", records: []Record{rec(1, h(0)), rec(2, h(0))}, now: h(1),
@@ -95,7 +98,8 @@ func TestSchedule(t *testing.T) {
 		{name: "an emergency key on a clock ahead takes over at once", records: []Record{rec(1, h(-1)), {Slot: 2, Key: edKeys()[2], Published: h(0.001), Activates: h(0.001)}}, now: h(0),
 			wantSigner: 2, wantPublished: []int64{1, 2}, wantStates: map[int64]State{1: Retained, 2: Signing}},
 		{name: "a key made with a longer retain is kept for it", records: []Record{withRetain(rec(1, h(0)), 5*time.Hour), rec(2, h(10))}, now: h(14),
-			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(15), wantStates: map[int64]State{1: Retained}},
+			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(15), wantStates: map[int64]State{1: Retained},
+			wantDeletes: map[int64]time.Time{1: h(15)}},
 		{name: "a key made with a shorter retain is kept for this replica's", records: []Record{withRetain(rec(1, h(0)), time.Hour), rec(2, h(10))}, now: h(12),
 			wantSigner: 2, wantPublished: []int64{1, 2}, wantNext: h(13)},
 		{name: "no switch back to an algorithm while a key of this one is recent",
@@ -133,6 +137,11 @@ func TestSchedule(t *testing.T) {
 			}
 			if !tt.wantNext.IsZero() && !got.Next.Equal(tt.wantNext) {
 				t.Errorf("next: got %v, want %v", got.Next, tt.wantNext)
+			}
+			for slot, want := range tt.wantDeletes {
+				if !got.Deletes[slot].Equal(want) {
+					t.Errorf("deletion of slot %d: got %v, want %v", slot, got.Deletes[slot], want)
+				}
 			}
 			for slot, want := range tt.wantStates {
 				if got.States[slot] != want {
