@@ -111,22 +111,20 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	now := time.Now()
+	records, err := src.List(ctx)
+	if err != nil {
+		return fmt.Errorf("reading signing keys from the %s: %w", desc, err)
+	}
 	if !fs.IsSet("signing-alg") {
 		// Without --signing-alg, new keys are of the algorithm that signs
 		// now, not the default's: on an ES256 deployment `keys rotate`
 		// makes an ES256 key.
-		if alg, err := signingAlg(ctx, src, now, cfg.keyPolicy()); err != nil {
-			return fmt.Errorf("reading signing keys from the %s: %w", desc, err)
-		} else if alg != "" {
+		if alg := signingAlg(records, now, cfg.keyPolicy()); alg != "" {
 			cfg.SigningAlg = alg
 		}
 	}
 	switch verb {
 	case "list":
-		records, err := src.List(ctx)
-		if err != nil {
-			return fmt.Errorf("reading signing keys from the %s: %w", desc, err)
-		}
 		printKeys(stdout, records, now, cfg.keyPolicy())
 		return nil
 	case "retire":
@@ -168,18 +166,14 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // signingAlg is the algorithm of the key that signs now, empty without one.
-func signingAlg(ctx context.Context, src keystore.Source, now time.Time, p keystore.Policy) (string, error) {
-	records, err := src.List(ctx)
-	if err != nil {
-		return "", err
-	}
+func signingAlg(records []keystore.Record, now time.Time, p keystore.Policy) string {
 	plan := keystore.Schedule(records, now, p)
 	for _, r := range records {
 		if r.Slot == plan.Signer {
-			return r.Key.Algorithm, nil
+			return r.Key.Algorithm
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // printKeys writes the table of `keys list`: each key's state now and the
